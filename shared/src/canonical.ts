@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Canonical JSON: object keys sorted by UTF-16 code unit, no whitespace, `undefined` members
+ * dropped (as JSON.stringify does). Two equal values always give byte-identical text, which is
+ * what makes view hashes comparable between the hub and every agent.
+ */
+export function canonicalJson(value: unknown): string {
+  return serialize(value) ?? 'null';
+}
+
+function serialize(value: unknown): string | undefined {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`canonical JSON cannot hold ${value}`);
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+    case 'bigint':
+      throw new TypeError('canonical JSON cannot hold a bigint');
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map((v) => serialize(v) ?? 'null').join(',')}]`;
+  }
+  const obj = value as Record<string, unknown>;
+  if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
+    return serialize((obj as { toJSON: () => unknown }).toJSON());
+  }
+  const parts: string[] = [];
+  for (const key of Object.keys(obj).sort()) {
+    const v = serialize(obj[key]);
+    if (v !== undefined) parts.push(`${JSON.stringify(key)}:${v}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The hash of a region view: sha256 hex of the canonical JSON of its `resources` map. */
+export function viewHash(resources: Readonly<Record<string, unknown>>): string {
+  return sha256Hex(canonicalJson(resources));
+}

@@ -1,0 +1,41 @@
+/**
+ * Every NATS name fedmesh uses, defined once. Subjects put the region last so that NATS
+ * permissions can confine a region's credentials to `fedmesh.*.<region>`.
+ */
+export const CONFIG_BUCKET = 'fedmesh_config';
+export const STATUS_BUCKET = 'fedmesh_status';
+export const SYNC_STREAM = 'FEDMESH_SYNC';
+export const SYNC_SUBJECT_PREFIX = 'fedmesh.sync';
+export const STATUS_SUBJECT_PREFIX = 'fedmesh.status';
+export const RESYNC_SUBJECT_PREFIX = 'fedmesh.resync';
+
+export function syncSubject(region: string): string {
+  return `${SYNC_SUBJECT_PREFIX}.${region}`;
+}
+export function statusSubject(region: string): string {
+  return `${STATUS_SUBJECT_PREFIX}.${region}`;
+}
+/** Request/reply subject on which an agent asks the hub for a fresh snapshot. */
+export function resyncSubject(region: string): string {
+  return `${RESYNC_SUBJECT_PREFIX}.${region}`;
+}
+/** Durable consumer name of a region's agent on the sync stream. */
+export function agentDurableName(region: string): string {
+  return `fedmesh-agent-${region}`;
+}
+
+/** KV key of a resource: `<kind>.<namespace>.<name>`; cluster-scoped kinds use namespace `_`. */
+export const CLUSTER_NAMESPACE = '_';
+export function configKey(kind: string, namespace: string, name: string): string {
+  return `${kind}.${namespace}.${name}`;
+}
+export function parseConfigKey(key: string): { kind: string; namespace: string; name: string } | undefined {
+  const parts = key.split('.');
+  if (parts.length !== 3) return undefined;
+  const [kind, namespace, name] = parts as [string, string, string];
+  return { kind, namespace, name };
+}
+/** Key of a resource inside a region view: `<kind>/<namespace>/<name>`. */
+export function viewKey(kind: string, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
