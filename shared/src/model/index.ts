@@ -1,1 +1,32 @@
-export {};
+// Public surface of the resource model. Everything else in this folder is internal.
+
+export { SAMPLE_NAMESPACE, sampleMesh } from './fixtures.js';
+export {
+  endpointHealthy,
+  endpointWeight,
+  exportMatches,
+  isKind,
+  parseDependsOn,
+  refKey,
+  refOf,
+  regionLabels,
+  resourceConfigKey,
+  resourceViewKey,
+} from './helpers.js';
+export { API_VERSION, type ApiVersion, KINDS, Kind, Scope } from './kinds.js';
+export { parseManifest, toFieldIssues, validateManifest } from './parse.js';
+export { ByteRate, ByteSize, DnsLabel, Duration, isDnsLabel, Labels } from './primitives.js';
+export { parseByteRate, parseByteSize, parseDuration, QuantityError } from './quantity.js';
+export { checkReferences, type ResourceLookup, trafficPolicyCandidates } from './references.js';
+export {
+  CLUSTER_KINDS,
+  isClusterScoped,
+  isKnownKind,
+  type JsonSchema,
+  kindInfo,
+  kindScope,
+  manifestJsonSchemas,
+  NAMESPACED_KINDS,
+} from './registry.js';
+export { LOAD_BALANCERS, parseLabelSelector, RETRY_ON } from './schemas.js';
+export type * from './types.js';

@@ -1,0 +1,223 @@
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { connectNats, type Logger, type RegionView } from '@fedmesh/shared';
+import type { AgentConfig } from './config.js';
+import { createFileStateStore, type AgentState } from './state/file-store.js';
+import { buildStatusServer } from './status/http.js';
+import { startStatusUplink } from './status/uplink.js';
+import { emptyView } from './sync/apply.js';
+import { createSyncClient, type SyncClient } from './sync/client.js';
+import { createXdsServer } from './xds/index.js';
+
+export interface RunningAgent {
+  statusUrl: string;
+  xdsPort: number;
+  status(): AgentStatus;
+  stop(): Promise<void>;
+}
+
+export interface AgentStatus {
+  region: string;
+  version: number;
+  hash: string;
+  proxies: number;
+  resources: number;
+  nats: 'connected' | 'disconnected';
+  sync: { messagesReceived: number; bytesReceived: number; applied: number; rejected: number; resyncs: number; lastError: string | null };
+  xds: { nacks: number; proxies: unknown[] };
+}
+
+/**
+ * Starts an edge agent. Order matters for static stability: the persisted view is served over
+ * xDS before NATS is even dialled, so proxies keep working through hub or NATS outages.
+ */
+export async function startAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
+  const log = logger.child({ region: config.region });
+  const store = createFileStateStore(config.stateDir);
+  const initial = await loadOrReset(store, config, log);
+
+  let sync: SyncClient | undefined;
+  let nc: NatsConnection | undefined;
+  let served: RegionView | undefined = initial.streamSeq > 0 || initial.view.version > 0 ? initial.view : undefined;
+  const uplinkRef: { changed(): void } = { changed: () => undefined };
+
+  const xds = await createXdsServer({
+    logger: log,
+    listen: config.xdsListen,
+    controlPlane: `fedmesh-agent/${config.region}`,
+    onChange: () => uplinkRef.changed(),
+  });
+  if (served) xds.setView(served);
+
+  const serve = (view: RegionView) => {
+    served = view;
+    try {
+      xds.setView(view);
+    } catch (err) {
+      log.error({ err }, 'cannot serve the new view over xDS; still serving the previous one');
+    }
+    uplinkRef.changed();
+  };
+
+  const status = (): AgentStatus => {
+    const view = sync?.state().view ?? initial.view;
+    const c = sync?.counters();
+    const proxies = xds.proxies();
+    return {
+      region: config.region,
+      version: view.version,
+      hash: view.hash,
+      proxies: proxies.length,
+      resources: Object.keys(view.resources).length,
+      nats: nc && !nc.isClosed() ? 'connected' : 'disconnected',
+      sync: {
+        messagesReceived: c?.messagesReceived ?? 0,
+        bytesReceived: c?.bytesReceived ?? 0,
+        applied: c?.applied ?? 0,
+        rejected: c?.rejected ?? 0,
+        resyncs: c?.resyncs ?? 0,
+        lastError: c?.lastError ?? null,
+      },
+      xds: { nacks: proxies.reduce((n, p) => n + p.nacks.length, 0), proxies },
+    };
+  };
+
+  const registry = createAgentMetrics(status);
+  const http = buildStatusServer({ logger: log, status: () => ({ ...status() }), registry, healthy: () => served !== undefined });
+  const [host, port] = splitHostPort(config.statusListen);
+  await http.listen({ host, port });
+  const addr = http.server.address();
+  const statusUrl = `http://${host.includes(':') ? `[${host}]` : host}:${typeof addr === 'object' && addr ? addr.port : port}`;
+  log.info({ statusUrl, xds: `${xds.address}`, version: initial.view.version }, 'agent serving');
+
+  const uplink = startStatusUplink({
+    nc: () => nc,
+    region: config.region,
+    heartbeatMs: config.heartbeat,
+    logger: log,
+    report: () => {
+      const s = status();
+      return {
+        region: config.region,
+        agentId: `${config.region}/${process.pid}`,
+        version: s.version,
+        hash: s.hash,
+        proxies: s.proxies,
+        nacks: s.xds.nacks,
+        acceptedCodecs: [...config.codecs],
+        bytesReceived: s.sync.bytesReceived,
+        messagesReceived: s.sync.messagesReceived,
+        rejected: s.sync.rejected,
+        resyncs: s.sync.resyncs,
+        ...(config.budget !== undefined ? { budgetBytesPerSecond: config.budget } : {}),
+        ...(s.sync.lastError ? { lastError: s.sync.lastError } : {}),
+        heartbeatSeconds: config.heartbeat / 1000,
+        sentAt: new Date().toISOString(),
+      };
+    },
+  });
+  uplinkRef.changed = uplink.changed;
+
+  // NATS comes up in the background: the agent serves its persisted view whether or not it is there.
+  const abort = new AbortController();
+  const connecting = (async () => {
+    try {
+      const conn = await connectNats({
+        servers: config.nats,
+        name: `fedmesh-agent-${config.region}`,
+        credsFile: config.natsCreds,
+        logger: log,
+        waitOnFirstConnect: true,
+      });
+      if (abort.signal.aborted) {
+        await conn.close();
+        return;
+      }
+      nc = conn;
+      const domain = config.hubDomain ? { domain: config.hubDomain } : {};
+      sync = createSyncClient({
+        region: config.region,
+        nc: conn,
+        js: jetstream(conn, domain),
+        jsm: await jetstreamManager(conn, { ...domain, checkAPI: false }),
+        store,
+        logger: log,
+        onView: serve,
+        options: { maxPayloadBytes: config.maxPayload, batch: 16, pullExpiresMs: 5_000 },
+      });
+      await sync.start(initial);
+      uplink.changed();
+    } catch (err) {
+      log.error({ err }, 'cannot start syncing');
+    }
+  })();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    statusUrl,
+    xdsPort: xds.port,
+    status,
+    stop: () => {
+      stopping ??= (async () => {
+        abort.abort();
+        uplink.stop();
+        await sync?.stop();
+        await http.close();
+        await xds.close();
+        await nc?.drain().catch(() => undefined);
+        await Promise.race([connecting, new Promise((r) => setTimeout(r, 100))]);
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** A damaged state file is kept aside for inspection and the agent starts empty and resyncs. */
+async function loadOrReset(
+  store: ReturnType<typeof createFileStateStore>,
+  config: AgentConfig,
+  log: Logger,
+): Promise<AgentState> {
+  try {
+    const s = await store.load();
+    if (s && s.view.region === config.region) return s;
+    if (s) log.warn({ held: s.view.region }, 'state dir holds another region; starting empty');
+  } catch (err) {
+    const aside = join(config.stateDir, `view.json.corrupt-${Date.now()}`);
+    await rename(join(config.stateDir, 'view.json'), aside).catch(() => undefined);
+    log.error({ err: (err as Error).message, aside }, 'persisted view is damaged; starting empty and resyncing');
+  }
+  return { view: emptyView(config.region), streamSeq: 0 };
+}
+
+function createAgentMetrics(status: () => AgentStatus): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'fedmesh_agent_' });
+  const gauge = (name: string, help: string, read: (s: AgentStatus) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read(status()));
+      },
+    });
+  gauge('fedmesh_agent_view_version', 'Version of the verified view being served', (s) => s.version);
+  gauge('fedmesh_agent_view_resources', 'Resources in the served view', (s) => s.resources);
+  gauge('fedmesh_agent_proxies_connected', 'Node proxies connected over ADS', (s) => s.proxies);
+  gauge('fedmesh_agent_xds_nacks', 'NACKs recorded from connected proxies', (s) => s.xds.nacks);
+  gauge('fedmesh_agent_sync_bytes_received_total', 'Sync bytes received from the hub (payload and headers)', (s) => s.sync.bytesReceived);
+  gauge('fedmesh_agent_sync_messages_received_total', 'Sync messages received', (s) => s.sync.messagesReceived);
+  gauge('fedmesh_agent_sync_applied_total', 'Snapshots and deltas applied', (s) => s.sync.applied);
+  gauge('fedmesh_agent_sync_rejected_total', 'Sync messages rejected (gap, hash mismatch, undecodable)', (s) => s.sync.rejected);
+  gauge('fedmesh_agent_sync_resyncs_total', 'Snapshots requested from the hub', (s) => s.sync.resyncs);
+  return registry;
+}
+
+function splitHostPort(s: string): [string, number] {
+  const i = s.lastIndexOf(':');
+  return [s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), Number(s.slice(i + 1))];
+}

@@ -1,0 +1,100 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { CODECS, isDnsLabel, LOG_LEVELS, parseByteRate, parseByteSize, parseDuration } from '@fedmesh/shared';
+
+export const AGENT_HELP = `fedmesh-agent — the fedmesh edge agent: pulls its region's config from the hub, verifies it,
+persists it and serves it to node proxies over xDS (ADS)
+
+Usage: fedmesh-agent --region <name> [options]
+
+Options (each also read from the environment variable shown):
+  --region <name>           this agent's region (DNS-1123 label)   FEDMESH_REGION        (required)
+  --nats <url[,url]>        NATS server URL(s), local leaf or hub  FEDMESH_NATS_URL      [nats://127.0.0.1:4222]
+  --nats-creds <file>       NATS credentials file                  FEDMESH_NATS_CREDS
+  --hub-domain <domain>     JetStream domain of the hub, when NATS is a leaf server  FEDMESH_HUB_DOMAIN
+  --state-dir <dir>         where the verified view is persisted   FEDMESH_STATE_DIR     [./.fedmesh/<region>]
+  --xds-listen <host:port>  ADS server for node proxies            FEDMESH_XDS_LISTEN    [127.0.0.1:18000]
+  --status-listen <host:port> status and metrics HTTP              FEDMESH_STATUS_LISTEN [127.0.0.1:9902]
+  --codecs <list>           codecs accepted from the hub           FEDMESH_CODECS        [br,gzip,identity]
+  --budget <rate>           cap on sync bandwidth (may only lower the Region's link.budget)  FEDMESH_BUDGET
+  --heartbeat <duration>    status report interval                 FEDMESH_HEARTBEAT     [10s]
+  --max-payload <size>      largest decoded sync payload accepted  FEDMESH_MAX_PAYLOAD   [256MiB]
+  --log-level <level>       fatal|error|warn|info|debug|trace      FEDMESH_LOG_LEVEL     [info]
+  -h, --help                show this help
+
+Signals: SIGINT/SIGTERM stop pulling, close the xDS and status servers, drain NATS and exit 0.`;
+
+const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port');
+const quantity = (parse: (v: string) => number) =>
+  z.string().transform((v, ctx) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+
+export const AgentConfigSchema = z.object({
+  region: z.string().refine(isDnsLabel, 'must be a DNS-1123 label'),
+  nats: z.string().min(1).default('nats://127.0.0.1:4222'),
+  natsCreds: z.string().optional(),
+  hubDomain: z.string().optional(),
+  stateDir: z.string().min(1).optional(),
+  xdsListen: HostPort.default('127.0.0.1:18000'),
+  statusListen: HostPort.default('127.0.0.1:9902'),
+  codecs: z
+    .string()
+    .transform((s) => s.split(',').map((c) => c.trim()))
+    .pipe(z.array(z.enum(CODECS as [string, ...string[]])).min(1))
+    .default([...CODECS]),
+  budget: quantity(parseByteRate).optional(),
+  heartbeat: quantity(parseDuration).default(10_000),
+  maxPayload: quantity(parseByteSize).default(256 * 1024 * 1024),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+});
+export type AgentConfig = Readonly<z.output<typeof AgentConfigSchema> & { stateDir: string }>;
+
+const FLAGS = {
+  region: 'FEDMESH_REGION',
+  nats: 'FEDMESH_NATS_URL',
+  'nats-creds': 'FEDMESH_NATS_CREDS',
+  'hub-domain': 'FEDMESH_HUB_DOMAIN',
+  'state-dir': 'FEDMESH_STATE_DIR',
+  'xds-listen': 'FEDMESH_XDS_LISTEN',
+  'status-listen': 'FEDMESH_STATUS_LISTEN',
+  codecs: 'FEDMESH_CODECS',
+  budget: 'FEDMESH_BUDGET',
+  heartbeat: 'FEDMESH_HEARTBEAT',
+  'max-payload': 'FEDMESH_MAX_PAYLOAD',
+  'log-level': 'FEDMESH_LOG_LEVEL',
+} as const;
+
+export type ParsedAgentArgs = { help: true } | { help: false; config: AgentConfig };
+
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): ParsedAgentArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return { help: true };
+  const raw: Record<string, unknown> = {};
+  for (const [flag, envName] of Object.entries(FLAGS)) {
+    const v = (values as Record<string, unknown>)[flag] ?? env[envName];
+    if (v !== undefined && v !== '') raw[flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
+  }
+  const r = AgentConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const msg = r.error.issues
+      .map((i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`)
+      .join('; ');
+    throw new Error(`invalid configuration: ${msg}`);
+  }
+  const config = { ...r.data, stateDir: r.data.stateDir ?? `.fedmesh/${r.data.region}` };
+  return { help: false, config: Object.freeze(config) };
+}

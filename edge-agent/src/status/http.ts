@@ -1,0 +1,25 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Logger } from '@fedmesh/shared';
+
+/** The agent's local HTTP endpoint: `/status` (JSON), `/metrics` (Prometheus), `/healthz`. */
+export function buildStatusServer(deps: {
+  logger: Logger;
+  status: () => Record<string, unknown>;
+  registry: Registry;
+  healthy: () => boolean;
+}): FastifyInstance {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.logger.child({ component: 'status-http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+  });
+  app.get('/status', async () => deps.status());
+  app.get('/healthz', async (_req, reply) => {
+    const ok = deps.healthy();
+    reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'no verified view yet' });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.type(deps.registry.contentType).send(await deps.registry.metrics());
+  });
+  return app;
+}

@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { LOG_LEVELS, parseByteSize, parseDuration } from '@fedmesh/shared';
+import type { Role } from './api/auth.js';
+
+export const HUB_HELP = `fedmesh-hub — the fedmesh hub: admin API, config store, region scoping and sync publication
+
+Usage: fedmesh-hub [options]
+
+Options (each also read from the environment variable shown):
+  --nats <url[,url]>        NATS server URL(s)                    FEDMESH_NATS_URL      [nats://127.0.0.1:4222]
+  --nats-creds <file>       NATS credentials file                 FEDMESH_NATS_CREDS
+  --listen <host:port>      admin REST API address                FEDMESH_LISTEN        [127.0.0.1:8080]
+  --log-level <level>       fatal|error|warn|info|debug|trace     FEDMESH_LOG_LEVEL     [info]
+  --debounce <duration>     quiet time before publishing a change FEDMESH_DEBOUNCE      [100ms]
+  --max-wait <duration>     longest a change waits under bursts   FEDMESH_MAX_WAIT      [1s]
+  --chunk-size <size>       bytes per sync message                FEDMESH_CHUNK_SIZE    [64KiB]
+  --compression-level <n>   brotli quality 0-11 / gzip level 1-9  FEDMESH_COMPRESSION_LEVEL [9]
+  --body-limit <size>       largest admin request body            FEDMESH_BODY_LIMIT    [1MiB]
+  --tokens-file <file>      YAML/JSON {tokens: [{token, role: admin|read-only}]}  FEDMESH_TOKENS_FILE
+  --stream-max-age <dur>    sync stream retention by age          FEDMESH_STREAM_MAX_AGE   [24h]
+  --stream-max-bytes <size> sync stream retention by size         FEDMESH_STREAM_MAX_BYTES [1GiB]
+  --replicas <n>            JetStream replicas for KV and stream  FEDMESH_REPLICAS      [1]
+  --stale-after <n>         heartbeats missed before a region is marked stale  FEDMESH_STALE_AFTER [3]
+  -h, --help                show this help
+  FEDMESH_ADMIN_TOKEN       when set, every /v1 call needs "Authorization: Bearer <token>" (admin role)
+
+Signals: SIGINT/SIGTERM drain NATS, close the API and exit 0.`;
+
+const Duration = z.string().transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+const Size = z.string().transform((v, ctx) => {
+  try {
+    return parseByteSize(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port');
+
+export const HubConfigSchema = z.object({
+  nats: z.string().min(1).default('nats://127.0.0.1:4222'),
+  natsCreds: z.string().optional(),
+  listen: HostPort.default('127.0.0.1:8080'),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  debounce: Duration.default(100),
+  maxWait: Duration.default(1000),
+  chunkSize: Size.pipe(z.number().int().min(1024).max(1024 * 1024)).default(64 * 1024),
+  compressionLevel: z.coerce.number().int().min(0).max(11).optional(),
+  bodyLimit: Size.pipe(z.number().int().min(1024)).default(1024 * 1024),
+  tokensFile: z.string().optional(),
+  adminToken: z.string().min(1).optional(),
+  streamMaxAge: Duration.default(24 * 3600_000),
+  streamMaxBytes: Size.default(1024 * 1024 * 1024),
+  replicas: z.coerce.number().int().min(1).max(5).default(1),
+  staleAfter: z.coerce.number().int().min(1).default(3),
+});
+export type HubConfig = Readonly<z.output<typeof HubConfigSchema>>;
+
+const FLAGS = {
+  nats: 'FEDMESH_NATS_URL',
+  'nats-creds': 'FEDMESH_NATS_CREDS',
+  listen: 'FEDMESH_LISTEN',
+  'log-level': 'FEDMESH_LOG_LEVEL',
+  debounce: 'FEDMESH_DEBOUNCE',
+  'max-wait': 'FEDMESH_MAX_WAIT',
+  'chunk-size': 'FEDMESH_CHUNK_SIZE',
+  'compression-level': 'FEDMESH_COMPRESSION_LEVEL',
+  'body-limit': 'FEDMESH_BODY_LIMIT',
+  'tokens-file': 'FEDMESH_TOKENS_FILE',
+  'stream-max-age': 'FEDMESH_STREAM_MAX_AGE',
+  'stream-max-bytes': 'FEDMESH_STREAM_MAX_BYTES',
+  replicas: 'FEDMESH_REPLICAS',
+  'stale-after': 'FEDMESH_STALE_AFTER',
+} as const;
+
+export type ParsedArgs = { help: true } | { help: false; config: HubConfig };
+
+/** Flags win over environment variables; the result is validated once and frozen. */
+export function parseHubArgs(argv: string[], env: NodeJS.ProcessEnv): ParsedArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return { help: true };
+  const raw: Record<string, unknown> = { adminToken: env.FEDMESH_ADMIN_TOKEN || undefined };
+  for (const [flag, envName] of Object.entries(FLAGS)) {
+    const v = (values as Record<string, unknown>)[flag] ?? env[envName];
+    if (v !== undefined && v !== '') raw[camel(flag)] = v;
+  }
+  return { help: false, config: Object.freeze(parseConfig(HubConfigSchema, raw)) };
+}
+
+export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `--${kebab(String(i.path[0] ?? ''))}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${msg}`);
+  }
+  return r.data;
+}
+
+/** Tokens from FEDMESH_ADMIN_TOKEN and the tokens file, token → role. */
+export function loadTokens(config: HubConfig, parse: (text: string) => unknown): Map<string, Role> {
+  const tokens = new Map<string, Role>();
+  if (config.adminToken) tokens.set(config.adminToken, 'admin');
+  if (config.tokensFile) {
+    const TokensFile = z.object({
+      tokens: z.array(z.object({ token: z.string().min(16, 'tokens must be at least 16 characters'), role: z.enum(['admin', 'read-only']) })),
+    });
+    const parsed = TokensFile.safeParse(parse(readFileSync(config.tokensFile, 'utf8')));
+    if (!parsed.success) throw new Error(`invalid tokens file ${config.tokensFile}: ${parsed.error.issues[0]?.message}`);
+    for (const t of parsed.data.tokens) tokens.set(t.token, t.role);
+  }
+  return tokens;
+}
+
+function camel(s: string): string {
+  return s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+function kebab(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

@@ -1,0 +1,97 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { parse as parseYaml } from 'yaml';
+import { connectNats, type Logger } from '@fedmesh/shared';
+import { buildServer } from './api/server.js';
+import { type HubConfig, loadTokens } from './config.js';
+import { createHubMetrics } from './metrics/index.js';
+import { createStatusIntake } from './regions/status.js';
+import { createKvConfigStore } from './store/index.js';
+import { createSyncEngine, createSyncPublisher, ensureSyncStream, type SyncEngine } from './sync/index.js';
+import { serveResyncRequests } from './sync/resync.js';
+
+export interface RunningHub {
+  /** Base URL of the admin API, e.g. http://127.0.0.1:8080 */
+  url: string;
+  engine: SyncEngine;
+  nc: NatsConnection;
+  /** Graceful stop: stop taking requests, publish what is pending, drain NATS. */
+  stop(): Promise<void>;
+}
+
+/** Wires the hub together and starts it. Used by the `fedmesh-hub` bin and by in-process tests. */
+export async function startHub(config: HubConfig, logger: Logger): Promise<RunningHub> {
+  const tokens = loadTokens(config, parseYaml);
+  if (tokens.size === 0) logger.warn('admin API authentication is off: set FEDMESH_ADMIN_TOKEN or --tokens-file');
+  const nc = await connectNats({ servers: config.nats, name: 'fedmesh-hub', credsFile: config.natsCreds, logger });
+  const jsm = await jetstreamManager(nc);
+  await ensureSyncStream(jsm, {
+    maxAgeMs: config.streamMaxAge,
+    maxBytes: config.streamMaxBytes,
+    replicas: config.replicas,
+    duplicateWindowMs: 2 * 60_000,
+  });
+  const store = await createKvConfigStore(nc, { replicas: config.replicas });
+  const metrics = createHubMetrics();
+  const engine = createSyncEngine({
+    store,
+    publisher: createSyncPublisher(jetstream(nc), jsm),
+    logger,
+    options: {
+      debounceMs: config.debounce,
+      maxWaitMs: config.maxWait,
+      chunkSize: config.chunkSize,
+      ...(config.compressionLevel === undefined ? {} : { compressionLevel: config.compressionLevel }),
+    },
+  });
+  let started = false;
+  await engine.start();
+  started = true;
+  const status = createStatusIntake(nc, logger);
+  status.onReport((r) => engine.setAcceptedCodecs(r.region, r.acceptedCodecs));
+  const resync = serveResyncRequests(nc, engine, logger);
+
+  const app = buildServer({
+    store,
+    engine,
+    status,
+    metrics,
+    logger,
+    auth: { tokens },
+    bodyLimit: config.bodyLimit,
+    staleAfterHeartbeats: config.staleAfter,
+    ready: () => started && !nc.isClosed(),
+  });
+  const [host, port] = splitHostPort(config.listen);
+  await app.listen({ host, port });
+  const addr = app.server.address();
+  const url = typeof addr === 'object' && addr ? `http://${fmtHost(host)}:${addr.port}` : `http://${config.listen}`;
+  logger.info({ url }, 'hub listening');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    engine,
+    nc,
+    stop: () => {
+      stopping ??= (async () => {
+        await app.close();
+        await engine.flush().catch(() => undefined);
+        resync.unsubscribe();
+        status.close();
+        await engine.stop();
+        await nc.drain().catch(() => undefined);
+      })();
+      return stopping;
+    },
+  };
+}
+
+export function splitHostPort(s: string): [string, number] {
+  const i = s.lastIndexOf(':');
+  return [s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), Number(s.slice(i + 1))];
+}
+
+function fmtHost(h: string): string {
+  return h.includes(':') ? `[${h}]` : h;
+}

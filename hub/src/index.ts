@@ -1,0 +1,6 @@
+export { buildServer, type ApiDeps } from './api/server.js';
+export { type HubConfig, HubConfigSchema, parseHubArgs } from './config.js';
+export { type RunningHub, startHub } from './hub.js';
+export { scopeRegion } from './scope/index.js';
+export * from './store/index.js';
+export * from './sync/index.js';

@@ -1,0 +1,1 @@
+export { scopeRegion } from './scoper.js';

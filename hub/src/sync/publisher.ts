@@ -1,0 +1,99 @@
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import {
+  ErrorCode,
+  FedmeshError,
+  messageId,
+  metaFromHeaders,
+  metaToHeaders,
+  SYNC_STREAM,
+  syncSubject,
+} from '@fedmesh/shared';
+import type { OutgoingMessage } from './encoder.js';
+
+/** What the last message on a region's subject says: where the region's chain stands. */
+export interface StreamHead {
+  seq: number;
+  version: number;
+  hash: string;
+}
+
+export interface PublishResult {
+  /** Stream sequence of the first and last message published. */
+  firstSeq: number;
+  lastSeq: number;
+  bytes: number;
+  /** True when JetStream recognised every message as a duplicate (another replica published it). */
+  duplicate: boolean;
+}
+
+export interface SyncPublisher {
+  head(region: string): Promise<StreamHead | undefined>;
+  /**
+   * Publishes a region's messages in order, each expecting the previous one as the subject's
+   * last message: if another hub replica published in between, nothing interleaves and a
+   * `revision_mismatch` error is thrown so the caller can re-read the head and retry.
+   */
+  publish(region: string, messages: OutgoingMessage[], expectedSeq: number): Promise<PublishResult>;
+}
+
+export function createSyncPublisher(js: JetStreamClient, jsm: JetStreamManager): SyncPublisher {
+  return {
+    async head(region) {
+      const m = await jsm.streams.getMessage(SYNC_STREAM, { last_by_subj: syncSubject(region) }).catch((err) => {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
+        throw err;
+      });
+      if (!m) return undefined;
+      try {
+        const meta = metaFromHeaders((name) => m.header?.get(name) || undefined);
+        return { seq: m.seq, version: meta.toVersion, hash: meta.toHash };
+      } catch {
+        // Not one of ours (someone published garbage): treat the chain as broken from here.
+        return { seq: m.seq, version: -1, hash: '' };
+      }
+    },
+
+    async publish(region, messages, expectedSeq) {
+      let expected = expectedSeq;
+      let firstSeq = 0;
+      let bytes = 0;
+      let duplicate = true;
+      for (const msg of messages) {
+        const h = natsHeaders();
+        for (const [k, v] of Object.entries(metaToHeaders(msg.meta))) h.set(k, v);
+        try {
+          const ack = await js.publish(syncSubject(region), msg.data, {
+            headers: h,
+            msgID: messageId(msg.meta),
+            expect: { lastSubjectSequence: expected },
+          });
+          if (firstSeq === 0) firstSeq = ack.seq;
+          duplicate &&= ack.duplicate;
+          expected = ack.seq;
+          bytes += msg.data.byteLength + headerBytes(msg.meta);
+        } catch (err) {
+          const code = err instanceof JetStreamApiError ? err.code : undefined;
+          if (code === JetStreamApiCodes.StreamWrongLastSequence) {
+            throw new FedmeshError(ErrorCode.RevisionMismatch, `another publisher advanced ${syncSubject(region)}`, {
+              cause: err,
+            });
+          }
+          throw new FedmeshError(ErrorCode.Unavailable, `cannot publish to ${SYNC_STREAM}: ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+      }
+      return { firstSeq, lastSeq: expected, bytes, duplicate };
+    },
+  };
+}
+
+/** Bytes the NATS header block of a message takes on the wire (`NATS/1.0`, `k: v` lines, CRLFs). */
+export function headerBytes(meta: OutgoingMessage['meta']): number {
+  let n = 'NATS/1.0\r\n\r\n'.length;
+  const all = { ...metaToHeaders(meta), 'Nats-Msg-Id': messageId(meta) };
+  for (const [k, v] of Object.entries(all)) n += Buffer.byteLength(`${k}: ${v}\r\n`);
+  return n;
+}
+

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_VERSION, sampleMesh, viewHash } from '@fedmesh/shared';
+import type { RunningHub } from '@fedmesh/hub';
+import { type NatsServerHandle, printLogsOnFailure, startNatsServer } from '../support/nats.js';
+import { hubClient, removeDir, startTestAgent, startTestHub, type TestAgent, waitFor } from '../support/fedmesh.js';
+
+describe('first end-to-end path', () => {
+  let nats: NatsServerHandle;
+  let hub: RunningHub;
+  const agents: TestAgent[] = [];
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    hub = await startTestHub(nats.url);
+    const api = hubClient(hub.url);
+    for (const r of sampleMesh().filter((r) => r.kind === 'Region')) {
+      const res = await api.put('Region', '_', r.metadata.name, r);
+      expect(res.status).toBeLessThan(300);
+    }
+    agents.push(await startTestAgent(nats.url, 'eu-west'), await startTestAgent(nats.url, 'us-east'));
+  });
+  afterAll(async () => {
+    for (const a of agents) {
+      await a.stop();
+      removeDir(a.stateDir);
+    }
+    await hub?.stop();
+    await nats?.cleanup();
+  });
+
+  it('e2e - a service put at the hub reaches both agents with the hub view hashes', async () => {
+    printLogsOnFailure(nats);
+    const api = hubClient(hub.url);
+    const endpoints = (region: string, address: string) => ({
+      apiVersion: API_VERSION,
+      kind: 'ServiceEndpoints',
+      metadata: { name: `payments-${region}`, namespace: 'shop' },
+      spec: { service: 'payments', region, endpoints: [{ address, port: 8080 }] },
+    });
+    const put = await api.put('Service', 'shop', 'payments', {
+      apiVersion: API_VERSION,
+      kind: 'Service',
+      metadata: { name: 'payments', namespace: 'shop' },
+      spec: { ports: [{ name: 'grpc', port: 8080, protocol: 'grpc' }] },
+    });
+    expect(put.status).toBe(201);
+    expect(put.headers.get('etag')).toMatch(/^"\d+"$/);
+    expect((await api.put('ServiceEndpoints', 'shop', 'payments-eu-west', endpoints('eu-west', '10.0.0.1'))).status).toBe(201);
+    expect((await api.put('ServiceEndpoints', 'shop', 'payments-us-east', endpoints('us-east', '10.1.0.1'))).status).toBe(201);
+
+    for (const agent of agents) {
+      const region = agent.config.region;
+      const { body: view } = await api.view(region);
+      expect(view.resources['Service/shop/payments']).toBeDefined();
+      expect(view.hash).toBe(viewHash(view.resources));
+      const status = await waitFor(
+        async () => {
+          const s = (await (await fetch(`${agent.statusUrl}/status`)).json()) as { hash: string };
+          return s.hash === view.hash ? s : undefined;
+        },
+        { what: `${region} to reach the hub's hash` },
+      );
+      expect(status).toMatchObject({ region, version: view.version, hash: view.hash });
+      // The agent's local endpoints are in full; the other region's only as an aggregated gateway entry.
+      expect(view.resources[`ServiceEndpoints/shop/payments-${region}`]).toBeDefined();
+      const other = region === 'eu-west' ? 'us-east' : 'eu-west';
+      expect(view.resources[`ServiceEndpoints/shop/payments-${other}`]).toBeUndefined();
+      expect(view.resources[`RemoteEndpoints/shop/payments.${other}`]).toMatchObject({ spec: { healthy: 1 } });
+    }
+
+    // The hub sees the applied hashes reported back over the status uplink.
+    await waitFor(async () => (await api.region('eu-west')).body.inSync === true, { what: 'eu-west in sync at the hub' });
+  });
+});

@@ -1,0 +1,10 @@
+import { createServer } from 'node:net';
+import { startNatsServer } from './nats.js';
+const blocker = createServer().listen(0, '127.0.0.1');
+await new Promise((r) => blocker.once('listening', r));
+const port = (blocker.address() as { port: number }).port;
+const t = Date.now();
+await startNatsServer({ port }).catch((e) => console.log(e.constructor.name, Date.now() - t, 'ms', (e as Error).message.split('\n').filter((l) => /in use|exited/.test(l)).join(' | ')));
+blocker.close();
+const s = await startNatsServer({ port, jetstream: false });
+console.log('fixed port ok', s.url); await s.stop(); await s.restart(); console.log('restarted after stop'); await s.cleanup();

@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type AgentConfig, AgentConfigSchema, type RunningAgent, startAgent } from '@fedmesh/edge-agent';
+import { HubConfigSchema, type RunningHub, startHub } from '@fedmesh/hub';
+import { createLogger, type Logger, type LogLevel } from '@fedmesh/shared';
+
+/** Tests log nothing unless FEDMESH_TEST_LOG is set (e.g. FEDMESH_TEST_LOG=debug). */
+export function testLogger(name: string): Logger {
+  return createLogger({ name, level: (process.env.FEDMESH_TEST_LOG as LogLevel | undefined) ?? 'silent' });
+}
+
+/** An in-process hub on a free port, with test-friendly timings. */
+export async function startTestHub(natsUrl: string, overrides: Record<string, string> = {}): Promise<RunningHub> {
+  const config = HubConfigSchema.parse({ nats: natsUrl, listen: '127.0.0.1:0', debounce: '20ms', maxWait: '200ms', ...overrides });
+  return startHub(Object.freeze(config), testLogger('hub'));
+}
+
+export interface TestAgent extends RunningAgent {
+  stateDir: string;
+  config: AgentConfig;
+}
+
+/** An in-process agent on free ports with its own temp state dir (reused when `stateDir` is given). */
+export async function startTestAgent(
+  natsUrl: string,
+  region: string,
+  overrides: Record<string, string> = {},
+): Promise<TestAgent> {
+  const stateDir = overrides.stateDir ?? mkdtempSync(join(tmpdir(), `fedmesh-agent-${region}-`));
+  const config = Object.freeze({
+    ...AgentConfigSchema.parse({
+      region,
+      nats: natsUrl,
+      xdsListen: '127.0.0.1:0',
+      statusListen: '127.0.0.1:0',
+      heartbeat: '1s',
+      ...overrides,
+      stateDir,
+    }),
+    stateDir,
+  });
+  const agent = await startAgent(config, testLogger(`agent-${region}`));
+  return Object.assign(agent, { stateDir, config });
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Polls until `check` returns a truthy value; fails with the last value seen. */
+export async function waitFor<T>(check: () => Promise<T> | T, opts: { timeoutMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await check();
+      if (last) return last as T;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${opts.what ?? 'condition'}; last: ${String(last instanceof Error ? last.message : JSON.stringify(last))}`);
+}
+
+/** A small JSON client for the hub's admin API. */
+export function hubClient(baseUrl: string, token?: string) {
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(baseUrl + path, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = text;
+    }
+    return { status: res.status, headers: res.headers, body: json as any };
+  };
+  return {
+    call,
+    put: (kind: string, ns: string, name: string, body: unknown, headers?: Record<string, string>) =>
+      call('PUT', `/v1/resources/${kind}/${ns}/${name}`, body, headers),
+    get: (kind: string, ns: string, name: string) => call('GET', `/v1/resources/${kind}/${ns}/${name}`),
+    del: (kind: string, ns: string, name: string, headers?: Record<string, string>) =>
+      call('DELETE', `/v1/resources/${kind}/${ns}/${name}`, undefined, headers),
+    view: (region: string) => call('GET', `/v1/regions/${region}/view`),
+    region: (region: string) => call('GET', `/v1/regions/${region}`),
+  };
+}
