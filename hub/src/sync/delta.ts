@@ -1,5 +1,8 @@
-import { compare, escapePathComponent, type Operation } from 'fast-json-patch';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { ViewResource } from '@fedmesh/shared';
+
+// fast-json-patch is CommonJS: Node's ESM loader only sees its default export.
+const { compare, escapePathComponent } = fastJsonPatch;
 
 /**
  * RFC 6902 ops that turn `before` into `after`, computed only over the keys that changed: the

@@ -1,0 +1,206 @@
+/**
+ * Support for the xDS integration tests: a raw ADS client (protos loaded independently of the
+ * server's encoder), tiny gRPC backends that say who answered, and a proxyless gRPC client
+ * (@grpc/grpc-js-xds) running in a child process, since its bootstrap is read once per process.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { protoIncludeDirs } from '../../edge-agent/src/xds/server/protos.js';
+
+// ---- raw ADS ------------------------------------------------------------------------------
+
+export interface RawResponse {
+  version_info?: string;
+  system_version_info?: string;
+  type_url: string;
+  nonce: string;
+  resources: { type_url?: string; name?: string; version?: string; value?: Buffer; resource?: unknown }[];
+  removed_resources?: string[];
+}
+
+export interface RawStream {
+  send(request: Record<string, unknown>): void;
+  /** The next response, or a rejection after `timeoutMs`. */
+  next(timeoutMs?: number): Promise<RawResponse>;
+  /** Resolves when nothing arrives for `ms`; rejects with the response otherwise. */
+  silence(ms?: number): Promise<void>;
+  close(): void;
+}
+
+type AdsClient = grpc.Client & {
+  StreamAggregatedResources(): grpc.ClientDuplexStream<unknown, RawResponse>;
+  DeltaAggregatedResources(): grpc.ClientDuplexStream<unknown, RawResponse>;
+};
+
+let adsClientCtor: (new (address: string, creds: grpc.ChannelCredentials) => AdsClient) | undefined;
+
+export function rawAds(port: number, protocol: 'sotw' | 'delta' = 'sotw'): RawStream {
+  if (!adsClientCtor) {
+    const definition = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
+      keepCase: true,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+      includeDirs: protoIncludeDirs(),
+    });
+    const loaded = grpc.loadPackageDefinition(definition) as any;
+    adsClientCtor = loaded.envoy.service.discovery.v3.AggregatedDiscoveryService;
+  }
+  const client = new adsClientCtor!(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const call = protocol === 'sotw' ? client.StreamAggregatedResources() : client.DeltaAggregatedResources();
+  const queue: RawResponse[] = [];
+  const waiters: ((r: RawResponse) => void)[] = [];
+  call.on('data', (r: RawResponse) => {
+    const waiter = waiters.shift();
+    if (waiter) waiter(r);
+    else queue.push(r);
+  });
+  call.on('error', () => {});
+  const next = (timeoutMs = 3000): Promise<RawResponse> => {
+    const queued = queue.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(onData), 1);
+        reject(new Error(`no xDS response within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onData = (r: RawResponse) => {
+        clearTimeout(timer);
+        resolve(r);
+      };
+      waiters.push(onData);
+    });
+  };
+  return {
+    send: (request) => call.write(request),
+    next,
+    async silence(ms = 300) {
+      const got = await next(ms).catch(() => undefined);
+      if (got) throw new Error(`expected no response, got ${got.type_url} version ${got.version_info ?? got.system_version_info}`);
+    },
+    close() {
+      call.cancel();
+      client.close();
+    },
+  };
+}
+
+// ---- backends -----------------------------------------------------------------------------
+
+const json = {
+  serialize: (v: unknown) => Buffer.from(JSON.stringify(v)),
+  deserialize: (b: Buffer) => JSON.parse(b.toString()),
+};
+/** A handwritten service definition with JSON messages: no .proto needed on either side. */
+export const WHO_SERVICE: grpc.ServiceDefinition = {
+  Who: {
+    path: '/fedmesh.test.Who/Who',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: json.serialize,
+    requestDeserialize: json.deserialize,
+    responseSerialize: json.serialize,
+    responseDeserialize: json.deserialize,
+  },
+};
+
+export interface Backend {
+  name: string;
+  port: number;
+  /** Calls answered so far. */
+  calls(): number;
+  close(): Promise<void>;
+}
+
+export async function startBackend(name: string): Promise<Backend> {
+  const server = new grpc.Server();
+  let calls = 0;
+  server.addService(WHO_SERVICE, {
+    Who: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
+      calls++;
+      callback(null, { backend: name });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return {
+    name,
+    port,
+    calls: () => calls,
+    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+  };
+}
+
+// ---- proxyless gRPC client in a child process ---------------------------------------------
+
+export interface CallsResult {
+  /** Answers per backend name. */
+  counts: Record<string, number>;
+  /** Failures per "CODE: details". */
+  errors: Record<string, number>;
+  elapsedMs: number;
+}
+
+export interface XdsClientProcess {
+  /** `count` calls of Who to `target`, at most `concurrency` in flight. */
+  calls(target: string, count: number, opts?: { deadlineMs?: number; concurrency?: number }): Promise<CallsResult>;
+  stderr(): string;
+  close(): Promise<void>;
+}
+
+const CLIENT_SCRIPT = fileURLToPath(new URL('./xds-client.mjs', import.meta.url));
+
+export async function startXdsClient(opts: { xdsPort: number; nodeId: string; region: string }): Promise<XdsClientProcess> {
+  const bootstrap = {
+    xds_servers: [
+      { server_uri: `127.0.0.1:${opts.xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] },
+    ],
+    node: { id: opts.nodeId, cluster: 'test', locality: { region: opts.region, zone: `${opts.region}-a` } },
+  };
+  const child: ChildProcess = spawn(process.execPath, [CLIENT_SCRIPT], {
+    env: { ...process.env, GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  let buffer = '';
+  const pending = new Map<number, (msg: any) => void>();
+  child.stdout!.on('data', (d: Buffer) => {
+    buffer += d.toString();
+    let nl = buffer.indexOf('\n');
+    while (nl >= 0) {
+      const msg = JSON.parse(buffer.slice(0, nl));
+      buffer = buffer.slice(nl + 1);
+      pending.get(msg.id)?.(msg);
+      pending.delete(msg.id);
+      nl = buffer.indexOf('\n');
+    }
+  });
+  let nextId = 1;
+  const request = (msg: Record<string, unknown>): Promise<any> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      child.stdin!.write(`${JSON.stringify({ ...msg, id })}\n`, (err) => err && reject(err));
+    });
+  await request({ op: 'ping' });
+  return {
+    calls: (target, count, o = {}) =>
+      request({ op: 'calls', target, count, deadlineMs: o.deadlineMs ?? 5000, concurrency: o.concurrency ?? 32 }),
+    stderr: () => stderr,
+    async close() {
+      if (child.exitCode !== null) return;
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await once(child, 'exit');
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// A proxyless gRPC client (@grpc/grpc-js-xds) driven over stdin/stdout, one JSON object a line.
+// It runs in its own process because grpc-js-xds reads its bootstrap (GRPC_XDS_BOOTSTRAP_CONFIG)
+// once per process. Channels are kept per target, so later calls see pushed config changes on
+// the same channel, as a long-running service would.
+import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
+
+const require = createRequire(import.meta.url);
+const grpc = require('@grpc/grpc-js');
+require('@grpc/grpc-js-xds').register();
+
+const json = {
+  serialize: (v) => Buffer.from(JSON.stringify(v)),
+  deserialize: (b) => JSON.parse(b.toString()),
+};
+const Who = grpc.makeGenericClientConstructor({
+  Who: {
+    path: '/fedmesh.test.Who/Who',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: json.serialize,
+    requestDeserialize: json.deserialize,
+    responseSerialize: json.serialize,
+    responseDeserialize: json.deserialize,
+  },
+});
+
+const clients = new Map();
+function client(target) {
+  let c = clients.get(target);
+  if (!c) {
+    c = new Who(target, grpc.credentials.createInsecure());
+    clients.set(target, c);
+  }
+  return c;
+}
+
+function callOnce(target, deadlineMs) {
+  return new Promise((resolve) => {
+    client(target).Who({}, { deadline: Date.now() + deadlineMs }, (err, res) => {
+      resolve(err ? { error: `${grpc.status[err.code]}: ${err.details}` } : { backend: res.backend });
+    });
+  });
+}
+
+async function calls({ target, count, deadlineMs, concurrency }) {
+  const started = Date.now();
+  const counts = {};
+  const errors = {};
+  let issued = 0;
+  const worker = async () => {
+    while (issued < count) {
+      issued++;
+      const r = await callOnce(target, deadlineMs);
+      if (r.error) errors[r.error] = (errors[r.error] ?? 0) + 1;
+      else counts[r.backend] = (counts[r.backend] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return { counts, errors, elapsedMs: Date.now() - started };
+}
+
+const lines = createInterface({ input: process.stdin });
+lines.on('line', async (line) => {
+  const msg = JSON.parse(line);
+  const reply = msg.op === 'calls' ? await calls(msg) : {};
+  process.stdout.write(`${JSON.stringify({ id: msg.id, ...reply })}\n`);
+});
+lines.on('close', () => {
+  for (const c of clients.values()) c.close();
+  process.exit(0);
+});
