@@ -15,9 +15,18 @@ import { parseAllDocuments } from 'yaml';
 import { ensureNatsServer } from '../ensure-nats-server.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const REGIONS = (process.env.FEDMESH_DEMO_REGIONS ?? 'eu-west,us-east,ap-south').split(',').map((s) => s.trim());
+const REGIONS = (process.env.FEDMESH_DEMO_REGIONS ?? 'eu-west,us-east,ap-south')
+  .split(',')
+  .map((s) => s.trim());
 const EXAMPLES = join(ROOT, 'deploy/examples');
-const KIND_ORDER = ['Region', 'Service', 'ServiceEndpoints', 'TrafficPolicy', 'TrafficRoute', 'AuthorizationPolicy'];
+const KIND_ORDER = [
+  'Region',
+  'Service',
+  'ServiceEndpoints',
+  'TrafficPolicy',
+  'TrafficRoute',
+  'AuthorizationPolicy',
+];
 
 const children = [];
 const work = mkdtempSync(join(tmpdir(), 'fedmesh-demo-'));
@@ -47,7 +56,9 @@ function start(name, cmd, args) {
   child.on('exit', (code, signal) => {
     writeFileSync(log, Buffer.concat(chunks));
     if (!stopping) {
-      console.error(`\n${name} exited unexpectedly (code ${code}, signal ${signal}); its output is in ${log}`);
+      console.error(
+        `\n${name} exited unexpectedly (code ${code}, signal ${signal}); its output is in ${log}`,
+      );
       shutdown(1);
     }
   });
@@ -81,7 +92,8 @@ async function applyExamples(hubUrl) {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(doc),
     });
-    if (!res.ok) throw new Error(`applying ${doc.kind} ${ns}/${doc.metadata.name}: ${res.status} ${await res.text()}`);
+    if (!res.ok)
+      throw new Error(`applying ${doc.kind} ${ns}/${doc.metadata.name}: ${res.status} ${await res.text()}`);
   }
   return docs.length;
 }
@@ -126,7 +138,15 @@ async function main() {
 
   const hubPort = await freePort();
   const hubUrl = `http://127.0.0.1:${hubPort}`;
-  start('hub', process.execPath, [join(ROOT, 'hub/bin/fedmesh-hub.mjs'), '--nats', natsUrl, '--listen', `127.0.0.1:${hubPort}`, '--log-level', 'warn']);
+  start('hub', process.execPath, [
+    join(ROOT, 'hub/bin/fedmesh-hub.mjs'),
+    '--nats',
+    natsUrl,
+    '--listen',
+    `127.0.0.1:${hubPort}`,
+    '--log-level',
+    'warn',
+  ]);
   await waitHttp(`${hubUrl}/healthz`, 'the hub');
   const applied = await applyExamples(hubUrl);
 
@@ -136,13 +156,20 @@ async function main() {
     const statusPort = await freePort();
     start(`agent-${region}`, process.execPath, [
       join(ROOT, 'edge-agent/bin/fedmesh-agent.mjs'),
-      '--region', region,
-      '--nats', natsUrl,
-      '--state-dir', join(work, 'agents', region),
-      '--xds-listen', `127.0.0.1:${xdsPort}`,
-      '--status-listen', `127.0.0.1:${statusPort}`,
-      '--heartbeat', '2s',
-      '--log-level', 'warn',
+      '--region',
+      region,
+      '--nats',
+      natsUrl,
+      '--state-dir',
+      join(work, 'agents', region),
+      '--xds-listen',
+      `127.0.0.1:${xdsPort}`,
+      '--status-listen',
+      `127.0.0.1:${statusPort}`,
+      '--heartbeat',
+      '2s',
+      '--log-level',
+      'warn',
     ]);
     agents.push({ region, xdsPort, statusUrl: `http://127.0.0.1:${statusPort}` });
   }
@@ -156,13 +183,22 @@ async function main() {
       await new Promise((r) => setTimeout(r, 100));
       status = await waitHttp(`${a.statusUrl}/status`, `agent ${a.region}`);
     }
-    rows.push({ ...a, hubVersion: view.version, hubHash: view.hash, version: status.version, hash: status.hash, resources: status.resources });
+    rows.push({
+      ...a,
+      hubVersion: view.version,
+      hubHash: view.hash,
+      version: status.version,
+      hash: status.hash,
+      resources: status.resources,
+    });
   }
 
   console.log(`\nfedmesh demo is running (${applied} resources applied from deploy/examples)\n`);
   console.log(`  hub admin API   ${hubUrl}   (try: curl ${hubUrl}/v1/regions)`);
   console.log(`  NATS            ${natsUrl}\n`);
-  console.log('  region     version  hash              in sync  resources  agent status                 xDS (ADS)');
+  console.log(
+    '  region     version  hash              in sync  resources  agent status                 xDS (ADS)',
+  );
   for (const r of rows) {
     console.log(
       `  ${r.region.padEnd(10)} ${String(r.version).padEnd(8)} ${r.hash.slice(0, 16)}  ${(r.hash === r.hubHash ? 'yes' : 'NO').padEnd(7)}  ${String(r.resources).padEnd(9)}  ${r.statusUrl}/status  127.0.0.1:${r.xdsPort}`,

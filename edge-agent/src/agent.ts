@@ -1,11 +1,11 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connectNats, type Logger, type RegionView } from '@fedmesh/shared';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { connectNats, type Logger, type RegionView } from '@fedmesh/shared';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { AgentConfig } from './config.js';
-import { createFileStateStore, type AgentState } from './state/file-store.js';
+import { type AgentState, createFileStateStore } from './state/file-store.js';
 import { buildStatusServer } from './status/http.js';
 import { startStatusUplink } from './status/uplink.js';
 import { emptyView } from './sync/apply.js';
@@ -26,7 +26,14 @@ export interface AgentStatus {
   proxies: number;
   resources: number;
   nats: 'connected' | 'disconnected';
-  sync: { messagesReceived: number; bytesReceived: number; applied: number; rejected: number; resyncs: number; lastError: string | null };
+  sync: {
+    messagesReceived: number;
+    bytesReceived: number;
+    applied: number;
+    rejected: number;
+    resyncs: number;
+    lastError: string | null;
+  };
   xds: { nacks: number; proxies: unknown[] };
 }
 
@@ -41,7 +48,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
 
   let sync: SyncClient | undefined;
   let nc: NatsConnection | undefined;
-  let served: RegionView | undefined = initial.streamSeq > 0 || initial.view.version > 0 ? initial.view : undefined;
+  let served: RegionView | undefined =
+    initial.streamSeq > 0 || initial.view.version > 0 ? initial.view : undefined;
   const uplinkRef: { changed(): void } = { changed: () => undefined };
 
   const xds = await createXdsServer({
@@ -86,7 +94,12 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   };
 
   const registry = createAgentMetrics(status);
-  const http = buildStatusServer({ logger: log, status: () => ({ ...status() }), registry, healthy: () => served !== undefined });
+  const http = buildStatusServer({
+    logger: log,
+    status: () => ({ ...status() }),
+    registry,
+    healthy: () => served !== undefined,
+  });
   const [host, port] = splitHostPort(config.statusListen);
   await http.listen({ host, port });
   const addr = http.server.address();
@@ -188,7 +201,10 @@ async function loadOrReset(
   } catch (err) {
     const aside = join(config.stateDir, `view.json.corrupt-${Date.now()}`);
     await rename(join(config.stateDir, 'view.json'), aside).catch(() => undefined);
-    log.error({ err: (err as Error).message, aside }, 'persisted view is damaged; starting empty and resyncing');
+    log.error(
+      { err: (err as Error).message, aside },
+      'persisted view is damaged; starting empty and resyncing',
+    );
   }
   return { view: emptyView(config.region), streamSeq: 0 };
 }
@@ -209,10 +225,22 @@ function createAgentMetrics(status: () => AgentStatus): Registry {
   gauge('fedmesh_agent_view_resources', 'Resources in the served view', (s) => s.resources);
   gauge('fedmesh_agent_proxies_connected', 'Node proxies connected over ADS', (s) => s.proxies);
   gauge('fedmesh_agent_xds_nacks', 'NACKs recorded from connected proxies', (s) => s.xds.nacks);
-  gauge('fedmesh_agent_sync_bytes_received_total', 'Sync bytes received from the hub (payload and headers)', (s) => s.sync.bytesReceived);
-  gauge('fedmesh_agent_sync_messages_received_total', 'Sync messages received', (s) => s.sync.messagesReceived);
+  gauge(
+    'fedmesh_agent_sync_bytes_received_total',
+    'Sync bytes received from the hub (payload and headers)',
+    (s) => s.sync.bytesReceived,
+  );
+  gauge(
+    'fedmesh_agent_sync_messages_received_total',
+    'Sync messages received',
+    (s) => s.sync.messagesReceived,
+  );
   gauge('fedmesh_agent_sync_applied_total', 'Snapshots and deltas applied', (s) => s.sync.applied);
-  gauge('fedmesh_agent_sync_rejected_total', 'Sync messages rejected (gap, hash mismatch, undecodable)', (s) => s.sync.rejected);
+  gauge(
+    'fedmesh_agent_sync_rejected_total',
+    'Sync messages rejected (gap, hash mismatch, undecodable)',
+    (s) => s.sync.rejected,
+  );
   gauge('fedmesh_agent_sync_resyncs_total', 'Snapshots requested from the hub', (s) => s.sync.resyncs);
   return registry;
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import { CODECS, isDnsLabel, LOG_LEVELS, parseByteRate, parseByteSize, parseDuration } from '@fedmesh/shared';
+import { z } from 'zod';
 
 export const AGENT_HELP = `fedmesh-agent — the fedmesh edge agent: pulls its region's config from the hub, verifies it,
 persists it and serves it to node proxies over xDS (ADS)
@@ -91,7 +91,9 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): ParsedAg
   const r = AgentConfigSchema.safeParse(raw);
   if (!r.success) {
     const msg = r.error.issues
-      .map((i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`)
+      .map(
+        (i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`,
+      )
       .join('; ');
     throw new Error(`invalid configuration: ${msg}`);
   }

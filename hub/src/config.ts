@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import { LOG_LEVELS, parseByteSize, parseDuration } from '@fedmesh/shared';
-import type { Role } from './api/auth.js';
+import { z } from 'zod';
+import type { Principal } from './api/auth.js';
 
 export const HUB_HELP = `fedmesh-hub — the fedmesh hub: admin API, config store, region scoping and sync publication
 
@@ -18,7 +19,9 @@ Options (each also read from the environment variable shown):
   --chunk-size <size>       bytes per sync message                FEDMESH_CHUNK_SIZE    [64KiB]
   --compression-level <n>   brotli quality 0-11 / gzip level 1-9  FEDMESH_COMPRESSION_LEVEL [9]
   --body-limit <size>       largest admin request body            FEDMESH_BODY_LIMIT    [1MiB]
-  --tokens-file <file>      YAML/JSON {tokens: [{token, role: admin|read-only}]}  FEDMESH_TOKENS_FILE
+  --tokens-file <file>      YAML/JSON {tokens: [{token, role: admin|read-only, name?}]}  FEDMESH_TOKENS_FILE
+                            (name is the actor in the audit log; default token-<sha256 prefix>)
+  --audit-max-age <dur>     how long the audit log (stream FEDMESH_AUDIT) keeps entries  FEDMESH_AUDIT_MAX_AGE [2160h]
   --stream-max-age <dur>    sync stream retention by age          FEDMESH_STREAM_MAX_AGE   [24h]
   --stream-max-bytes <size> sync stream retention by size         FEDMESH_STREAM_MAX_BYTES [1GiB]
   --replicas <n>            JetStream replicas for KV and stream  FEDMESH_REPLICAS      [1]
@@ -53,7 +56,13 @@ export const HubConfigSchema = z.object({
   logLevel: z.enum(LOG_LEVELS).default('info'),
   debounce: Duration.default(100),
   maxWait: Duration.default(1000),
-  chunkSize: Size.pipe(z.number().int().min(1024).max(1024 * 1024)).default(64 * 1024),
+  chunkSize: Size.pipe(
+    z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024),
+  ).default(64 * 1024),
   compressionLevel: z.coerce.number().int().min(0).max(11).optional(),
   bodyLimit: Size.pipe(z.number().int().min(1024)).default(1024 * 1024),
   tokensFile: z.string().optional(),
@@ -62,6 +71,7 @@ export const HubConfigSchema = z.object({
   streamMaxBytes: Size.default(1024 * 1024 * 1024),
   replicas: z.coerce.number().int().min(1).max(5).default(1),
   staleAfter: z.coerce.number().int().min(1).default(3),
+  auditMaxAge: Duration.pipe(z.number().min(60_000)).default(90 * 24 * 3600_000),
 });
 export type HubConfig = Readonly<z.output<typeof HubConfigSchema>>;
 
@@ -80,6 +90,7 @@ const FLAGS = {
   'stream-max-bytes': 'FEDMESH_STREAM_MAX_BYTES',
   replicas: 'FEDMESH_REPLICAS',
   'stale-after': 'FEDMESH_STALE_AFTER',
+  'audit-max-age': 'FEDMESH_AUDIT_MAX_AGE',
 } as const;
 
 export type ParsedArgs = { help: true } | { help: false; config: HubConfig };
@@ -113,17 +124,35 @@ export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown): z.out
   return r.data;
 }
 
-/** Tokens from FEDMESH_ADMIN_TOKEN and the tokens file, token → role. */
-export function loadTokens(config: HubConfig, parse: (text: string) => unknown): Map<string, Role> {
-  const tokens = new Map<string, Role>();
-  if (config.adminToken) tokens.set(config.adminToken, 'admin');
+/** Tokens from FEDMESH_ADMIN_TOKEN (named "admin") and the tokens file, token → principal. */
+export function loadTokens(config: HubConfig, parse: (text: string) => unknown): Map<string, Principal> {
+  const tokens = new Map<string, Principal>();
+  if (config.adminToken) tokens.set(config.adminToken, { name: 'admin', role: 'admin' });
   if (config.tokensFile) {
     const TokensFile = z.object({
-      tokens: z.array(z.object({ token: z.string().min(16, 'tokens must be at least 16 characters'), role: z.enum(['admin', 'read-only']) })),
+      tokens: z.array(
+        z.object({
+          token: z.string().min(16, 'tokens must be at least 16 characters'),
+          role: z.enum(['admin', 'read-only']),
+          name: z
+            .string()
+            .regex(/^[A-Za-z0-9][-A-Za-z0-9_.@]{0,62}$/, 'names are 1-63 letters, digits, "-", "_", ".", "@"')
+            .optional(),
+        }),
+      ),
     });
     const parsed = TokensFile.safeParse(parse(readFileSync(config.tokensFile, 'utf8')));
-    if (!parsed.success) throw new Error(`invalid tokens file ${config.tokensFile}: ${parsed.error.issues[0]?.message}`);
-    for (const t of parsed.data.tokens) tokens.set(t.token, t.role);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new Error(
+        `invalid tokens file ${config.tokensFile}: ${issue?.path.join('.')}: ${issue?.message}`,
+      );
+    }
+    for (const t of parsed.data.tokens) {
+      // Without a name the audit log still tells tokens apart, without revealing them.
+      const name = t.name ?? `token-${createHash('sha256').update(t.token).digest('hex').slice(0, 8)}`;
+      tokens.set(t.token, { name, role: t.role });
+    }
   }
   return tokens;
 }

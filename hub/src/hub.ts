@@ -1,8 +1,9 @@
+import { connectNats, type Logger } from '@fedmesh/shared';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { parse as parseYaml } from 'yaml';
-import { connectNats, type Logger } from '@fedmesh/shared';
 import { buildServer } from './api/server.js';
+import { createJetStreamAuditLog } from './audit/index.js';
 import { type HubConfig, loadTokens } from './config.js';
 import { createHubMetrics } from './metrics/index.js';
 import { createStatusIntake } from './regions/status.js';
@@ -22,8 +23,14 @@ export interface RunningHub {
 /** Wires the hub together and starts it. Used by the `fedmesh-hub` bin and by in-process tests. */
 export async function startHub(config: HubConfig, logger: Logger): Promise<RunningHub> {
   const tokens = loadTokens(config, parseYaml);
-  if (tokens.size === 0) logger.warn('admin API authentication is off: set FEDMESH_ADMIN_TOKEN or --tokens-file');
-  const nc = await connectNats({ servers: config.nats, name: 'fedmesh-hub', credsFile: config.natsCreds, logger });
+  if (tokens.size === 0)
+    logger.warn('admin API authentication is off: set FEDMESH_ADMIN_TOKEN or --tokens-file');
+  const nc = await connectNats({
+    servers: config.nats,
+    name: 'fedmesh-hub',
+    credsFile: config.natsCreds,
+    logger,
+  });
   const jsm = await jetstreamManager(nc);
   await ensureSyncStream(jsm, {
     maxAgeMs: config.streamMaxAge,
@@ -32,6 +39,10 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     duplicateWindowMs: 2 * 60_000,
   });
   const store = await createKvConfigStore(nc, { replicas: config.replicas });
+  const audit = await createJetStreamAuditLog(jetstream(nc), jsm, {
+    maxAgeMs: config.auditMaxAge,
+    replicas: config.replicas,
+  });
   const metrics = createHubMetrics();
   const engine = createSyncEngine({
     store,
@@ -53,6 +64,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
 
   const app = buildServer({
     store,
+    audit,
     engine,
     status,
     metrics,
@@ -65,7 +77,8 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   const [host, port] = splitHostPort(config.listen);
   await app.listen({ host, port });
   const addr = app.server.address();
-  const url = typeof addr === 'object' && addr ? `http://${fmtHost(host)}:${addr.port}` : `http://${config.listen}`;
+  const url =
+    typeof addr === 'object' && addr ? `http://${fmtHost(host)}:${addr.port}` : `http://${config.listen}`;
   logger.info({ url }, 'hub listening');
 
   let stopping: Promise<void> | undefined;

@@ -27,7 +27,11 @@ export interface CompressOptions {
   level?: number;
 }
 
-export async function compress(codec: Codec, data: Uint8Array, opts: CompressOptions = {}): Promise<Uint8Array> {
+export async function compress(
+  codec: Codec,
+  data: Uint8Array,
+  opts: CompressOptions = {},
+): Promise<Uint8Array> {
   switch (codec) {
     case Codec.Brotli:
       return brotliCompress(data, {
@@ -48,7 +52,11 @@ export async function compress(codec: Codec, data: Uint8Array, opts: CompressOpt
  * Decompresses with a hard cap on the output size, so a hostile or corrupt payload cannot make
  * an agent allocate without bound.
  */
-export async function decompress(codec: string, data: Uint8Array, maxOutputBytes: number): Promise<Uint8Array> {
+export async function decompress(
+  codec: string,
+  data: Uint8Array,
+  maxOutputBytes: number,
+): Promise<Uint8Array> {
   try {
     switch (codec) {
       case Codec.Brotli:
@@ -56,14 +64,19 @@ export async function decompress(codec: string, data: Uint8Array, maxOutputBytes
       case Codec.Gzip:
         return await gunzip(data, { maxOutputLength: maxOutputBytes });
       case Codec.Identity:
-        if (data.byteLength > maxOutputBytes) throw new Error(`payload of ${data.byteLength} bytes is over the limit`);
+        if (data.byteLength > maxOutputBytes)
+          throw new Error(`payload of ${data.byteLength} bytes is over the limit`);
         return data;
       default:
         throw new Error(`unknown codec "${codec}"`);
     }
   } catch (err) {
-    throw new FedmeshError(ErrorCode.DecodeFailed, `cannot decode ${codec} payload: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new FedmeshError(
+      ErrorCode.DecodeFailed,
+      `cannot decode ${codec} payload: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
 }

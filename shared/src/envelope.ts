@@ -40,9 +40,12 @@ export interface EnvelopeMeta {
 }
 
 /** `Nats-Msg-Id` of a message: stable for a given region, target version and chunk, for JetStream dedup. */
-export function messageId(meta: Pick<EnvelopeMeta, 'region' | 'type' | 'fromVersion' | 'toVersion' | 'chunk'>): string {
+export function messageId(
+  meta: Pick<EnvelopeMeta, 'region' | 'type' | 'fromVersion' | 'toVersion' | 'chunk'>,
+): string {
   const base = `${meta.region}:${meta.toVersion}`;
-  const kind = meta.type === MessageType.Snapshot ? ':s' : meta.fromVersion === 0 ? '' : `:${meta.fromVersion}`;
+  const kind =
+    meta.type === MessageType.Snapshot ? ':s' : meta.fromVersion === 0 ? '' : `:${meta.fromVersion}`;
   return meta.chunk.count > 1 ? `${base}${kind}:${meta.chunk.index}/${meta.chunk.count}` : `${base}${kind}`;
 }
 

@@ -1,8 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_VERSION, sampleMesh, viewHash } from '@fedmesh/shared';
 import type { RunningHub } from '@fedmesh/hub';
+import { API_VERSION, sampleMesh, viewHash } from '@fedmesh/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  hubClient,
+  removeDir,
+  startTestAgent,
+  startTestHub,
+  type TestAgent,
+  waitFor,
+} from '../support/fedmesh.js';
 import { type NatsServerHandle, printLogsOnFailure, startNatsServer } from '../support/nats.js';
-import { hubClient, removeDir, startTestAgent, startTestHub, type TestAgent, waitFor } from '../support/fedmesh.js';
 
 describe('first end-to-end path', () => {
   let nats: NatsServerHandle;
@@ -45,8 +52,14 @@ describe('first end-to-end path', () => {
     });
     expect(put.status).toBe(201);
     expect(put.headers.get('etag')).toMatch(/^"\d+"$/);
-    expect((await api.put('ServiceEndpoints', 'shop', 'payments-eu-west', endpoints('eu-west', '10.0.0.1'))).status).toBe(201);
-    expect((await api.put('ServiceEndpoints', 'shop', 'payments-us-east', endpoints('us-east', '10.1.0.1'))).status).toBe(201);
+    expect(
+      (await api.put('ServiceEndpoints', 'shop', 'payments-eu-west', endpoints('eu-west', '10.0.0.1')))
+        .status,
+    ).toBe(201);
+    expect(
+      (await api.put('ServiceEndpoints', 'shop', 'payments-us-east', endpoints('us-east', '10.1.0.1')))
+        .status,
+    ).toBe(201);
 
     for (const agent of agents) {
       const region = agent.config.region;
@@ -65,10 +78,14 @@ describe('first end-to-end path', () => {
       expect(view.resources[`ServiceEndpoints/shop/payments-${region}`]).toBeDefined();
       const other = region === 'eu-west' ? 'us-east' : 'eu-west';
       expect(view.resources[`ServiceEndpoints/shop/payments-${other}`]).toBeUndefined();
-      expect(view.resources[`RemoteEndpoints/shop/payments.${other}`]).toMatchObject({ spec: { healthy: 1 } });
+      expect(view.resources[`RemoteEndpoints/shop/payments.${other}`]).toMatchObject({
+        spec: { healthy: 1 },
+      });
     }
 
     // The hub sees the applied hashes reported back over the status uplink.
-    await waitFor(async () => (await api.region('eu-west')).body.inSync === true, { what: 'eu-west in sync at the hub' });
+    await waitFor(async () => (await api.region('eu-west')).body.inSync === true, {
+      what: 'eu-west in sync at the hub',
+    });
   });
 });

@@ -11,8 +11,17 @@ export function testLogger(name: string): Logger {
 }
 
 /** An in-process hub on a free port, with test-friendly timings. */
-export async function startTestHub(natsUrl: string, overrides: Record<string, string> = {}): Promise<RunningHub> {
-  const config = HubConfigSchema.parse({ nats: natsUrl, listen: '127.0.0.1:0', debounce: '20ms', maxWait: '200ms', ...overrides });
+export async function startTestHub(
+  natsUrl: string,
+  overrides: Record<string, string> = {},
+): Promise<RunningHub> {
+  const config = HubConfigSchema.parse({
+    nats: natsUrl,
+    listen: '127.0.0.1:0',
+    debounce: '20ms',
+    maxWait: '200ms',
+    ...overrides,
+  });
   return startHub(Object.freeze(config), testLogger('hub'));
 }
 
@@ -49,7 +58,10 @@ export function removeDir(dir: string): void {
 }
 
 /** Polls until `check` returns a truthy value; fails with the last value seen. */
-export async function waitFor<T>(check: () => Promise<T> | T, opts: { timeoutMs?: number; what?: string } = {}): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  opts: { timeoutMs?: number; what?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   let last: unknown;
   while (Date.now() < deadline) {
@@ -61,7 +73,9 @@ export async function waitFor<T>(check: () => Promise<T> | T, opts: { timeoutMs?
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`timed out waiting for ${opts.what ?? 'condition'}; last: ${String(last instanceof Error ? last.message : JSON.stringify(last))}`);
+  throw new Error(
+    `timed out waiting for ${opts.what ?? 'condition'}; last: ${String(last instanceof Error ? last.message : JSON.stringify(last))}`,
+  );
 }
 
 /** A small JSON client for the hub's admin API. */
@@ -83,6 +97,7 @@ export function hubClient(baseUrl: string, token?: string) {
     } catch {
       json = text;
     }
+    // biome-ignore lint/suspicious/noExplicitAny: test code reads whatever JSON the API returns
     return { status: res.status, headers: res.headers, body: json as any };
   };
   return {

@@ -33,7 +33,9 @@ export function createFileStateStore(dir: string): StateStore {
       try {
         state = JSON.parse(text) as AgentState;
       } catch (err) {
-        throw new FedmeshError(ErrorCode.DecodeFailed, `state file ${path} is not valid JSON`, { cause: err });
+        throw new FedmeshError(ErrorCode.DecodeFailed, `state file ${path} is not valid JSON`, {
+          cause: err,
+        });
       }
       // Re-verify on load: a state file edited or damaged on disk must not be served.
       if (!state?.view?.resources || viewHash(state.view.resources) !== state.view.hash) {

@@ -1,6 +1,6 @@
+import type { Logger } from '@fedmesh/shared';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { Logger } from '@fedmesh/shared';
 
 /** The agent's local HTTP endpoint: `/status` (JSON), `/metrics` (Prometheus), `/healthz`. */
 export function buildStatusServer(deps: {

@@ -1,5 +1,5 @@
-import type { NatsConnection } from '@nats-io/transport-node';
 import { type AgentStatusReportInput, type Logger, statusSubject } from '@fedmesh/shared';
+import type { NatsConnection } from '@nats-io/transport-node';
 
 /**
  * Reports the agent's status to the hub on `fedmesh.status.<region>`: at once when something

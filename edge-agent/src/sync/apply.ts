@@ -1,4 +1,3 @@
-import fastJsonPatch from 'fast-json-patch';
 import {
   type DeltaPayload,
   type EnvelopeMeta,
@@ -10,6 +9,7 @@ import {
   type ViewResource,
   viewHash,
 } from '@fedmesh/shared';
+import fastJsonPatch from 'fast-json-patch';
 
 const { applyPatch } = fastJsonPatch;
 
@@ -42,16 +42,22 @@ export function applyPayload(held: RegionView, meta: EnvelopeMeta, payload: unkn
       );
     }
     const p = payload as Partial<DeltaPayload> | null;
-    if (!p || !Array.isArray(p.ops)) throw new FedmeshError(ErrorCode.DecodeFailed, 'delta payload has no ops');
+    if (!p || !Array.isArray(p.ops))
+      throw new FedmeshError(ErrorCode.DecodeFailed, 'delta payload has no ops');
     try {
       resources = applyPatch(structuredClone(held.resources), p.ops, true, true).newDocument;
     } catch (err) {
-      throw new FedmeshError(ErrorCode.DecodeFailed, `delta does not apply: ${(err as Error).message}`, { cause: err });
+      throw new FedmeshError(ErrorCode.DecodeFailed, `delta does not apply: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   const hash = viewHash(resources);
   if (hash !== meta.toHash) {
-    throw new FedmeshError(ErrorCode.HashMismatch, `view hash ${hash} after applying does not match ${meta.toHash}`);
+    throw new FedmeshError(
+      ErrorCode.HashMismatch,
+      `view hash ${hash} after applying does not match ${meta.toHash}`,
+    );
   }
   return { kind: 'applied', view: { region: held.region, version: meta.toVersion, hash, resources } };
 }

@@ -1,15 +1,4 @@
 import {
-  AckPolicy,
-  type ConsumerMessages,
-  DeliverPolicy,
-  type JetStreamClient,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamManager,
-  type JsMsg,
-} from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import {
   agentDurableName,
   decompress,
   type EnvelopeMeta,
@@ -23,6 +12,17 @@ import {
   SYNC_STREAM,
   syncSubject,
 } from '@fedmesh/shared';
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { AgentState, StateStore } from '../state/file-store.js';
 import { applyPayload } from './apply.js';
 
@@ -73,7 +73,13 @@ interface PartialPayload {
 
 class Client implements SyncClient {
   private current!: AgentState;
-  private readonly stats: SyncCounters = { messagesReceived: 0, bytesReceived: 0, applied: 0, rejected: 0, resyncs: 0 };
+  private readonly stats: SyncCounters = {
+    messagesReceived: 0,
+    bytesReceived: 0,
+    applied: 0,
+    rejected: 0,
+    resyncs: 0,
+  };
   private stopped = false;
   private loop: Promise<void> | undefined;
   private messages: ConsumerMessages | undefined;
@@ -154,11 +160,19 @@ class Client implements SyncClient {
   /** Asks the hub to publish a snapshot; returns the stream sequence it starts at. */
   private async requestSnapshot(): Promise<number> {
     this.stats.resyncs++;
-    const reply = await this.deps.nc.request(resyncSubject(this.deps.region), JSON.stringify({ have: this.current.view.version }), {
-      timeout: 10_000,
-    });
+    const reply = await this.deps.nc.request(
+      resyncSubject(this.deps.region),
+      JSON.stringify({ have: this.current.view.version }),
+      {
+        timeout: 10_000,
+      },
+    );
     const body = reply.json<{ seq?: number; error?: string }>();
-    if (!body.seq) throw new FedmeshError(ErrorCode.Unavailable, `hub cannot send a snapshot: ${body.error ?? 'no sequence'}`);
+    if (!body.seq)
+      throw new FedmeshError(
+        ErrorCode.Unavailable,
+        `hub cannot send a snapshot: ${body.error ?? 'no sequence'}`,
+      );
     this.log.info({ seq: body.seq }, 'snapshot requested');
     return body.seq;
   }
@@ -174,7 +188,10 @@ class Client implements SyncClient {
   private async pullUntilReset(): Promise<void> {
     const consumer = await this.deps.js.consumers.get(SYNC_STREAM, this.durable);
     while (!this.stopped) {
-      const batch = await consumer.fetch({ max_messages: this.deps.options.batch, expires: this.deps.options.pullExpiresMs });
+      const batch = await consumer.fetch({
+        max_messages: this.deps.options.batch,
+        expires: this.deps.options.pullExpiresMs,
+      });
       this.messages = batch;
       let reset = false;
       for await (const m of batch) {
@@ -200,7 +217,10 @@ class Client implements SyncClient {
     try {
       meta = metaFromHeaders((name) => m.headers?.get(name) || undefined);
       if (meta.region !== this.deps.region) {
-        throw new FedmeshError(ErrorCode.DecodeFailed, `message for region ${meta.region} on ${this.deps.region}'s subject`);
+        throw new FedmeshError(
+          ErrorCode.DecodeFailed,
+          `message for region ${meta.region} on ${this.deps.region}'s subject`,
+        );
       }
       if (meta.rawSize > this.deps.options.maxPayloadBytes) {
         throw new FedmeshError(ErrorCode.DecodeFailed, `payload of ${meta.rawSize} bytes is over the limit`);
@@ -250,7 +270,12 @@ class Client implements SyncClient {
     }
     if (index === 1) this.partial = { meta, parts: [] };
     const p = this.partial;
-    if (!p || p.meta.toVersion !== meta.toVersion || p.meta.type !== meta.type || p.parts.length !== index - 1) {
+    if (
+      !p ||
+      p.meta.toVersion !== meta.toVersion ||
+      p.meta.type !== meta.type ||
+      p.parts.length !== index - 1
+    ) {
       this.partial = undefined;
       return 'gap';
     }
@@ -264,7 +289,10 @@ class Client implements SyncClient {
     this.stats.rejected++;
     this.stats.lastError = (err as Error).message;
     const code = isFedmeshError(err) ? err.code : ErrorCode.Internal;
-    this.log.warn({ seq: m.seq, code, err: (err as Error).message }, 'sync message rejected; requesting a snapshot');
+    this.log.warn(
+      { seq: m.seq, code, err: (err as Error).message },
+      'sync message rejected; requesting a snapshot',
+    );
     // Acked so the broken message is not redelivered; the snapshot replaces whatever it meant.
     m.ack();
     return 'resync';

@@ -1,1 +1,8 @@
+export {
+  createIncrementalScoper,
+  type EntryChange,
+  type IncrementalScoper,
+  type RegionChanges,
+} from './incremental.js';
 export { scopeRegion } from './scoper.js';
+export { sameContent, ViewState } from './view-state.js';

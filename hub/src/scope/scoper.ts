@@ -21,7 +21,8 @@ import {
  * Region R receives: its own Region; every Service exported to R that has endpoints in R or is
  * a direct dependency of a service with endpoints in R; the routes and policies of those
  * services; their local ServiceEndpoints in R; and for every other region where such a service
- * runs, one RemoteEndpoints entry (that region's gateway, weighted by its healthy count).
+ * runs (has at least one endpoint, healthy or not), one RemoteEndpoints entry (that region's
+ * gateway, weighted by its healthy count; regions without a gateway are unreachable and left out).
  */
 export function scopeRegion(regionName: string, all: Iterable<Resource>): Record<string, ViewResource> {
   const regions = new Map<string, ResourceOf<'Region'>>();
@@ -52,8 +53,8 @@ export function scopeRegion(regionName: string, all: Iterable<Resource>): Record
   for (const e of endpoints) {
     if (e.spec.endpoints.length === 0) continue;
     const id = svcId(e.metadata.namespace!, e.spec.service);
-    let set = runsIn.get(id);
-    if (!set) runsIn.set(id, (set = new Set()));
+    const set = runsIn.get(id) ?? new Set<string>();
+    runsIn.set(id, set);
     set.add(e.spec.region);
   }
   const local = [...runsIn].filter(([, rs]) => rs.has(regionName)).map(([id]) => id);
@@ -84,7 +85,7 @@ export function scopeRegion(regionName: string, all: Iterable<Resource>): Record
     if (!included.has(id)) continue;
     if (e.spec.region === regionName) {
       out[resourceViewKey(e)] = e;
-    } else {
+    } else if (e.spec.endpoints.length > 0) {
       const k = `${id}\0${e.spec.region}`;
       healthy.set(k, (healthy.get(k) ?? 0) + e.spec.endpoints.filter(endpointHealthy).length);
     }
@@ -94,7 +95,13 @@ export function scopeRegion(regionName: string, all: Iterable<Resource>): Record
     const gateway = regions.get(other)?.spec.gateway;
     if (!gateway) continue; // a region without an east-west gateway cannot be reached from here
     const [namespace, service] = id.split('/') as [string, string];
-    out[remoteEndpointsKey(namespace, service, other)] = remoteEndpoints(namespace, service, other, gateway, count);
+    out[remoteEndpointsKey(namespace, service, other)] = remoteEndpoints(
+      namespace,
+      service,
+      other,
+      gateway,
+      count,
+    );
   }
   return out;
 }

@@ -1,7 +1,3 @@
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { headers } from '@nats-io/transport-node';
 import {
   CONFIG_BUCKET,
   configKey,
@@ -12,7 +8,11 @@ import {
   type ResourceRef,
   refOf,
 } from '@fedmesh/shared';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { headers } from '@nats-io/transport-node';
 import type { ConfigChange, ConfigStore, ListFilter, StoredResource } from './types.js';
 
 export interface KvConfigStoreOptions {
@@ -26,12 +26,17 @@ export interface KvConfigStoreOptions {
  * Config store on a JetStream KV bucket. The KV revision (stream sequence) is the config
  * revision, so every hub replica watching the bucket sees the same ordered history.
  */
-export async function createKvConfigStore(nc: NatsConnection, opts: KvConfigStoreOptions = {}): Promise<ConfigStore> {
+export async function createKvConfigStore(
+  nc: NatsConnection,
+  opts: KvConfigStoreOptions = {},
+): Promise<ConfigStore> {
   const bucket = opts.bucket ?? CONFIG_BUCKET;
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const kv = await new Kvm(js).create(bucket, { history: opts.history ?? 64, replicas: opts.replicas ?? 1 });
-  return new KvConfigStore(kv, js, jsm, bucket);
+  // Headers ride in the same message; keep room for them under the server's max_payload.
+  const maxValueBytes = (nc.info?.max_payload ?? 1024 * 1024) - 1024;
+  return new KvConfigStore(kv, js, jsm, bucket, maxValueBytes);
 }
 
 class KvConfigStore implements ConfigStore {
@@ -40,7 +45,20 @@ class KvConfigStore implements ConfigStore {
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly bucket: string,
+    private readonly maxValueBytes: number,
   ) {}
+
+  /** A value NATS would refuse is the client's problem (413), not a store outage (503). */
+  private encode(resource: Resource): Uint8Array {
+    const data = encode(resource);
+    if (data.length > this.maxValueBytes) {
+      throw new FedmeshError(
+        ErrorCode.PayloadTooLarge,
+        `${describe(refOf(resource))} is ${data.length} bytes as JSON; the config store takes at most ${this.maxValueBytes}`,
+      );
+    }
+    return data;
+  }
 
   private get streamName(): string {
     return `KV_${this.bucket}`;
@@ -70,7 +88,7 @@ class KvConfigStore implements ConfigStore {
   async create(resource: Resource): Promise<number> {
     const ref = refOf(resource);
     try {
-      return await this.kv.create(keyOf(ref), encode(resource));
+      return await this.kv.create(keyOf(ref), this.encode(resource));
     } catch (err) {
       if (isWrongLastSequence(err)) {
         throw new FedmeshError(ErrorCode.AlreadyExists, `${describe(ref)} already exists`, { cause: err });
@@ -82,7 +100,7 @@ class KvConfigStore implements ConfigStore {
   async update(resource: Resource, expectedRevision: number): Promise<number> {
     const ref = refOf(resource);
     try {
-      return await this.kv.update(keyOf(ref), encode(resource), expectedRevision);
+      return await this.kv.update(keyOf(ref), this.encode(resource), expectedRevision);
     } catch (err) {
       if (isWrongLastSequence(err)) throw await this.staleOrMissing(ref, expectedRevision, err);
       throw unavailable(err);
@@ -91,7 +109,7 @@ class KvConfigStore implements ConfigStore {
 
   async put(resource: Resource): Promise<number> {
     try {
-      return await this.kv.put(keyOf(refOf(resource)), encode(resource));
+      return await this.kv.put(keyOf(refOf(resource)), this.encode(resource));
     } catch (err) {
       throw unavailable(err);
     }
@@ -128,7 +146,11 @@ class KvConfigStore implements ConfigStore {
     return out;
   }
 
-  async *watch(opts: { afterRevision?: number; onReady?: () => void; signal?: AbortSignal }): AsyncIterable<ConfigChange> {
+  async *watch(opts: {
+    afterRevision?: number;
+    onReady?: () => void;
+    signal?: AbortSignal;
+  }): AsyncIterable<ConfigChange> {
     const target = await this.revision();
     const after = opts.afterRevision ?? 0;
     const it = await this.kv.watch(after > 0 ? { resumeFromRevision: after + 1 } : {});
@@ -162,7 +184,9 @@ class KvConfigStore implements ConfigStore {
   /** Whether any key matches, so that a replay which would never yield can be skipped. */
   private async hasSubjects(keyPattern: string): Promise<boolean> {
     try {
-      const si = await this.jsm.streams.info(this.streamName, { subjects_filter: `$KV.${this.bucket}.${keyPattern}` });
+      const si = await this.jsm.streams.info(this.streamName, {
+        subjects_filter: `$KV.${this.bucket}.${keyPattern}`,
+      });
       return Object.keys(si.state.subjects ?? {}).length > 0;
     } catch (err) {
       throw unavailable(err);
@@ -215,9 +239,13 @@ function notFound(ref: ResourceRef): FedmeshError {
 
 function unavailable(err: unknown): FedmeshError {
   if (err instanceof FedmeshError) return err;
-  return new FedmeshError(ErrorCode.Unavailable, `config store unavailable: ${(err as Error).message}`, { cause: err });
+  return new FedmeshError(ErrorCode.Unavailable, `config store unavailable: ${(err as Error).message}`, {
+    cause: err,
+  });
 }
 
 export function compareRefs(a: ResourceRef, b: ResourceRef): number {
-  return a.kind.localeCompare(b.kind) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name);
+  return (
+    a.kind.localeCompare(b.kind) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name)
+  );
 }

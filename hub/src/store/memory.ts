@@ -27,7 +27,9 @@ class MemoryConfigStore implements ConfigStore {
     return [...this.current.values()]
       .filter((s) => {
         const r = refOf(s.resource);
-        return (!filter.kind || r.kind === filter.kind) && (!filter.namespace || r.namespace === filter.namespace);
+        return (
+          (!filter.kind || r.kind === filter.kind) && (!filter.namespace || r.namespace === filter.namespace)
+        );
       })
       .map((s) => structuredClone(s))
       .sort((a, b) => compareRefs(refOf(a.resource), refOf(b.resource)));
@@ -65,7 +67,11 @@ class MemoryConfigStore implements ConfigStore {
       .map((c) => structuredClone(c));
   }
 
-  async *watch(opts: { afterRevision?: number; onReady?: () => void; signal?: AbortSignal }): AsyncIterable<ConfigChange> {
+  async *watch(opts: {
+    afterRevision?: number;
+    onReady?: () => void;
+    signal?: AbortSignal;
+  }): AsyncIterable<ConfigChange> {
     let after = opts.afterRevision ?? 0;
     const target = this.rev;
     let ready = false;

@@ -42,7 +42,11 @@ export interface ConfigStore {
    * Every change after `afterRevision` (0 = replay the current state of every key, then
    * follow). `onReady` fires once the replay has caught up with the revision current at the call.
    */
-  watch(opts: { afterRevision?: number; onReady?: () => void; signal?: AbortSignal }): AsyncIterable<ConfigChange>;
+  watch(opts: {
+    afterRevision?: number;
+    onReady?: () => void;
+    signal?: AbortSignal;
+  }): AsyncIterable<ConfigChange>;
   /** Latest revision written to the store (0 when empty). */
   revision(): Promise<number>;
 }

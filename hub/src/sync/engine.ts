@@ -8,15 +8,13 @@ import {
   type RegionView,
   type Resource,
   type ResourceRef,
-  type ViewResource,
-  viewHash,
   viewKey,
 } from '@fedmesh/shared';
-import { scopeRegion } from '../scope/index.js';
+import { createIncrementalScoper, type RegionChanges } from '../scope/index.js';
 import type { ConfigChange, ConfigStore } from '../store/index.js';
-import { diffResources } from './delta.js';
+import { opsFromChanges } from './delta.js';
 import { encodeDelta, encodeSnapshot, type OutgoingMessage } from './encoder.js';
-import type { StreamHead, SyncPublisher } from './publisher.js';
+import type { PublishResult, StreamHead, SyncPublisher } from './publisher.js';
 
 export interface SyncEngineOptions {
   /** Quiet time after a change before publishing, so a burst becomes one delta per region. */
@@ -27,6 +25,11 @@ export interface SyncEngineOptions {
   compressionLevel?: number;
   /** Delay before retrying a publication that failed (NATS down, stream full). */
   retryMs?: number;
+  /**
+   * A snapshot replaces the next delta once this many deltas followed the last snapshot, so the
+   * chain an agent may have to replay stays short (a keyframe).
+   */
+  keyframeEvery?: number;
 }
 
 export interface RegionSyncStats {
@@ -35,6 +38,8 @@ export interface RegionSyncStats {
   messagesSent: number;
   snapshotsSent: number;
   deltasSent: number;
+  /** Uncompressed bytes of those payloads, for the compression ratio. */
+  rawBytes: number;
   lastPublishedAt?: Date;
   lastError?: string;
   /** Stream head: what the region's chain says, as last published or read. */
@@ -45,7 +50,7 @@ export interface SyncEngine {
   /** Loads the config, reads every region's stream head and publishes what is out of date. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** The view a region should hold now (after pending changes are flushed). */
+  /** The view a region should hold now. */
   view(region: string): RegionView | undefined;
   regions(): string[];
   stats(region: string): RegionSyncStats | undefined;
@@ -55,7 +60,7 @@ export interface SyncEngine {
   revision(): number;
   /** Publishes a full snapshot of the region's view; returns the stream sequence of its first message. */
   publishSnapshot(region: string): Promise<{ seq: number; version: number; hash: string }>;
-  /** Publishes pending changes now (tests, shutdown). */
+  /** Publishes pending changes now (tests, shutdown, reads that must be current). */
   flush(): Promise<void>;
   /** Sets the codecs a region accepts (from its agent's status reports). */
   setAcceptedCodecs(region: string, codecs: readonly string[]): void;
@@ -66,6 +71,8 @@ export interface SyncEngineDeps {
   publisher: SyncPublisher;
   logger: Logger;
   options: SyncEngineOptions;
+  /** Called after every publication (metrics). */
+  onPublished?: (region: string, kind: 'delta' | 'snapshot', result: PublishResult, rawBytes: number) => void;
 }
 
 export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
@@ -73,14 +80,20 @@ export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
 }
 
 interface RegionState {
-  view: RegionView;
+  version: number;
   stats: RegionSyncStats;
   codec: Codec;
+  /** Deltas published since the last snapshot. */
+  deltasSinceSnapshot: number;
+  /** Changes not yet on the stream, accumulated across failed attempts. */
+  pending: RegionChanges;
+  /** The version and hash the pending changes start from (what the stream held when they began). */
+  base?: { version: number; hash: string };
 }
 
 class Engine implements SyncEngine {
-  private readonly resources = new Map<string, Resource>();
-  private readonly regionsState = new Map<string, RegionState>();
+  private readonly scoper = createIncrementalScoper();
+  private readonly states = new Map<string, RegionState>();
   private processed = 0;
   private dirty = false;
   private firstDirtyAt = 0;
@@ -91,9 +104,11 @@ class Engine implements SyncEngine {
   /** Serialises flushes and snapshot publications: a region's chain is written by one task at a time. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
+  private readonly keyframeEvery: number;
 
   constructor(private readonly deps: SyncEngineDeps) {
     this.log = deps.logger.child({ component: 'sync' });
+    this.keyframeEvery = deps.options.keyframeEvery ?? 1000;
   }
 
   async start(): Promise<void> {
@@ -122,27 +137,30 @@ class Engine implements SyncEngine {
   }
 
   view(region: string): RegionView | undefined {
-    return this.regionsState.get(region)?.view;
+    const st = this.states.get(region);
+    const resources = this.scoper.resources(region);
+    if (!st || !resources) return undefined;
+    return { region, version: st.version, hash: this.scoper.hash(region)!, resources };
   }
 
   regions(): string[] {
-    return [...this.regionsState.keys()].sort();
+    return [...this.states.keys()].sort();
   }
 
   stats(region: string): RegionSyncStats | undefined {
-    return this.regionsState.get(region)?.stats;
+    return this.states.get(region)?.stats;
+  }
+
+  resource(ref: ResourceRef): Resource | undefined {
+    return this.scoper.resource(viewKey(ref.kind, ref.namespace, ref.name));
   }
 
   revision(): number {
     return this.processed;
   }
 
-  resource(ref: ResourceRef): Resource | undefined {
-    return this.resources.get(viewKey(ref.kind, ref.namespace, ref.name));
-  }
-
   setAcceptedCodecs(region: string, codecs: readonly string[]): void {
-    const st = this.regionsState.get(region);
+    const st = this.states.get(region);
     if (st) st.codec = negotiateCodec(codecs);
   }
 
@@ -155,17 +173,17 @@ class Engine implements SyncEngine {
   publishSnapshot(region: string): Promise<{ seq: number; version: number; hash: string }> {
     return this.enqueue(async () => {
       await this.publishChanges();
-      const st = this.regionsState.get(region);
+      const st = this.states.get(region);
       if (!st) throw new FedmeshError(ErrorCode.NotFound, `region ${region} is not defined`);
-      const head = await this.sendSnapshot(region, st);
-      return { seq: head.firstSeq, version: st.view.version, hash: st.view.hash };
+      if (!st.stats.head) await this.readHead(region, st);
+      const res = await this.sendSnapshot(region, st);
+      return { seq: res.firstSeq, version: st.version, hash: this.scoper.hash(region)! };
     });
   }
 
   private onChange(change: ConfigChange): void {
     const key = viewKey(change.ref.kind, change.ref.namespace, change.ref.name);
-    if (change.op === 'put' && change.resource) this.resources.set(key, change.resource);
-    else this.resources.delete(key);
+    this.scoper.apply(key, change.op === 'put' ? change.resource : undefined);
     this.processed = Math.max(this.processed, change.revision);
     if (!this.dirty) this.firstDirtyAt = Date.now();
     this.dirty = true;
@@ -188,131 +206,158 @@ class Engine implements SyncEngine {
     return next;
   }
 
-  private regionNames(): string[] {
-    const names = new Set(this.regionsState.keys());
-    for (const r of this.resources.values()) if (r.kind === 'Region') names.add(r.metadata.name);
-    return [...names].sort();
+  private newState(version: number): RegionState {
+    return {
+      version,
+      stats: { bytesSent: 0, messagesSent: 0, snapshotsSent: 0, deltasSent: 0, rawBytes: 0 },
+      codec: negotiateCodec(undefined),
+      deltasSinceSnapshot: 0,
+      pending: new Map(),
+    };
   }
 
-  private computeView(region: string): Record<string, ViewResource> {
-    return scopeRegion(region, this.resources.values());
-  }
-
-  /** At start: adopt what the stream already holds where it matches, publish where it does not. */
+  /** At start: adopt what the stream already holds where it matches, publish a snapshot where it does not. */
   private async reconcileWithStream(): Promise<void> {
     this.dirty = false;
-    for (const region of this.regionNames()) {
-      const resources = this.computeView(region);
-      const hash = viewHash(resources);
-      const head = await this.deps.publisher.head(region);
-      const version = head && head.hash === hash ? head.version : this.processed;
-      const st: RegionState = {
-        view: { region, version, hash, resources },
-        stats: { bytesSent: 0, messagesSent: 0, snapshotsSent: 0, deltasSent: 0, ...(head ? { head } : {}) },
-        codec: negotiateCodec(undefined),
-      };
-      this.regionsState.set(region, st);
-      if (!head || head.hash !== hash) await this.safely(region, () => this.sendSnapshot(region, st));
+    this.scoper.flush();
+    for (const region of this.scoper.regions()) {
+      const hash = this.scoper.hash(region);
+      if (hash === undefined) continue;
+      const st = this.newState(this.processed);
+      this.states.set(region, st);
+      const head = await this.readHead(region, st).catch(() => undefined);
+      if (head && head.hash === hash) {
+        st.version = head.version;
+        continue;
+      }
+      await this.safely(region, st, () => this.sendSnapshot(region, st));
     }
   }
 
   private async publishChanges(): Promise<void> {
     if (!this.dirty) return;
     this.dirty = false;
-    for (const region of this.regionNames()) {
-      const resources = this.computeView(region);
-      const hash = viewHash(resources);
-      let st = this.regionsState.get(region);
-      let before: RegionView | undefined;
+    const changed = this.scoper.flush();
+    for (const [region, changes] of changed) {
+      let st = this.states.get(region);
       if (!st) {
-        st = {
-          view: { region, version: this.processed, hash, resources },
-          stats: { bytesSent: 0, messagesSent: 0, snapshotsSent: 0, deltasSent: 0 },
-          codec: negotiateCodec(undefined),
-        };
-        this.regionsState.set(region, st);
-      } else if (st.view.hash !== hash) {
-        before = st.view;
-        st.view = { region, version: this.processed, hash, resources };
+        st = this.newState(this.processed);
+        this.states.set(region, st);
+        st.base = { version: 0, hash: '' }; // a new region starts with a snapshot
+      } else if (!st.base) {
+        st.base = { version: st.version, hash: st.stats.head?.hash ?? '' };
       }
-      const head = st.stats.head;
-      if (head && head.hash === st.view.hash && head.version === st.view.version) continue;
-      const region_ = st;
-      await this.safely(region, () => this.publishView(region, region_, before));
+      mergeChanges(st.pending, changes);
+      st.version = this.processed;
+    }
+    for (const [region, st] of this.states) {
+      if (!st.base) continue; // nothing pending
+      const s = st;
+      await this.safely(region, st, () => this.publishPending(region, s));
     }
   }
 
-  /** Brings the region's stream up to its view: a delta on top of `before` when the stream ends there. */
-  private async publishView(region: string, st: RegionState, before: RegionView | undefined) {
-    if (!st.stats.head) {
-      const head = await this.deps.publisher.head(region);
-      if (head) st.stats.head = head;
-    }
+  /** Publishes a region's pending changes: a delta when the stream ends where they begin, else a snapshot. */
+  private async publishPending(region: string, st: RegionState): Promise<PublishResult | undefined> {
+    const hash = this.scoper.hash(region)!;
+    if (!st.stats.head) await this.readHead(region, st);
     const head = st.stats.head;
-    if (before && head && head.version === before.version && head.hash === before.hash) {
-      const changed = new Set([...Object.keys(before.resources), ...Object.keys(st.view.resources)]);
-      const ops = diffResources(before.resources, st.view.resources, changed);
-      const msgs = await encodeDelta(region, before.version, st.view.version, st.view.hash, ops, this.encodeOpts(st));
-      return this.send(region, st, msgs, 'delta');
+    const base = st.base!;
+    if (head && head.hash === hash) {
+      // Already there (another replica published it, or the changes cancelled out).
+      st.version = head.version;
+      this.settle(st);
+      return undefined;
     }
-    return this.sendSnapshot(region, st);
+    const chainable = head && head.version === base.version && head.hash === base.hash && base.hash !== '';
+    if (!chainable || st.deltasSinceSnapshot >= this.keyframeEvery) return this.sendSnapshot(region, st);
+    const ops = opsFromChanges(st.pending);
+    const msgs = await encodeDelta(region, base.version, st.version, hash, ops, this.encodeOpts(st));
+    return this.send(region, st, msgs, 'delta');
   }
 
-  private async sendSnapshot(region: string, st: RegionState) {
-    const msgs = await encodeSnapshot(region, st.view.version, st.view.hash, st.view.resources, this.encodeOpts(st));
+  private async sendSnapshot(region: string, st: RegionState): Promise<PublishResult> {
+    const resources = this.scoper.resources(region)!;
+    const msgs = await encodeSnapshot(
+      region,
+      st.version,
+      this.scoper.hash(region)!,
+      resources,
+      this.encodeOpts(st),
+    );
     return this.send(region, st, msgs, 'snapshot');
   }
 
   private encodeOpts(st: RegionState) {
     const { chunkSize, compressionLevel } = this.deps.options;
-    return { codec: st.codec, chunkSize, ...(compressionLevel === undefined ? {} : { level: compressionLevel }) };
+    return {
+      codec: st.codec,
+      chunkSize,
+      ...(compressionLevel === undefined ? {} : { level: compressionLevel }),
+    };
   }
 
   private async send(region: string, st: RegionState, msgs: OutgoingMessage[], kind: 'delta' | 'snapshot') {
     const expected = st.stats.head?.seq ?? 0;
+    const hash = this.scoper.hash(region)!;
     try {
       const res = await this.deps.publisher.publish(region, msgs, expected);
-      st.stats.head = { seq: res.lastSeq, version: st.view.version, hash: st.view.hash };
+      const rawBytes = msgs[0]?.meta.rawSize ?? 0;
+      st.stats.head = { seq: res.lastSeq, version: st.version, hash };
       st.stats.bytesSent += res.bytes;
+      st.stats.rawBytes += rawBytes;
       st.stats.messagesSent += msgs.length;
-      if (kind === 'delta') st.stats.deltasSent++;
-      else st.stats.snapshotsSent++;
+      if (kind === 'delta') {
+        st.stats.deltasSent++;
+        st.deltasSinceSnapshot++;
+      } else {
+        st.stats.snapshotsSent++;
+        st.deltasSinceSnapshot = 0;
+      }
       st.stats.lastPublishedAt = new Date();
       delete st.stats.lastError;
+      this.settle(st);
+      this.deps.onPublished?.(region, kind, res, rawBytes);
       this.log.debug(
-        { region, kind, version: st.view.version, bytes: res.bytes, messages: msgs.length, duplicate: res.duplicate },
+        { region, kind, version: st.version, bytes: res.bytes, messages: msgs.length },
         'published',
       );
       return res;
     } catch (err) {
       if (!isFedmeshError(err, ErrorCode.RevisionMismatch)) throw err;
-      // Another hub replica advanced the chain. If it already says what we would, adopt it;
-      // otherwise a snapshot on top of its head is valid whatever it published.
-      const head = await this.deps.publisher.head(region);
-      if (head) st.stats.head = head;
-      if (head && head.hash === st.view.hash) {
-        st.view = { ...st.view, version: head.version };
+      // Another hub replica advanced the chain. If it already says what we would, or is ahead
+      // of us, adopt its head (we will catch up as we process the same changes); otherwise a
+      // snapshot on top of its head is valid whatever it published.
+      const head = await this.readHead(region, st);
+      if (head && (head.hash === hash || head.version > st.version)) {
+        if (head.hash === hash) st.version = head.version;
+        this.settle(st);
         return { firstSeq: head.seq, lastSeq: head.seq, bytes: 0, duplicate: true };
       }
-      const snap = await encodeSnapshot(region, st.view.version, st.view.hash, st.view.resources, this.encodeOpts(st));
-      const res = await this.deps.publisher.publish(region, snap, head?.seq ?? 0);
-      st.stats.head = { seq: res.lastSeq, version: st.view.version, hash: st.view.hash };
-      st.stats.bytesSent += res.bytes;
-      st.stats.snapshotsSent++;
-      return res;
+      return this.sendSnapshot(region, st);
     }
   }
 
-  private async safely<T>(region: string, task: () => Promise<T>): Promise<T | undefined> {
-    const st = this.regionsState.get(region);
+  private settle(st: RegionState): void {
+    st.pending.clear();
+    delete st.base;
+  }
+
+  private async readHead(region: string, st: RegionState): Promise<StreamHead | undefined> {
+    const head = await this.deps.publisher.head(region);
+    if (head) st.stats.head = head;
+    else delete st.stats.head;
+    return head;
+  }
+
+  private async safely<T>(region: string, st: RegionState, task: () => Promise<T>): Promise<T | undefined> {
     try {
       return await task();
     } catch (err) {
-      if (st) {
-        st.stats.lastError = (err as Error).message;
-        // The head is re-read before the next attempt; until then the region counts as unpublished.
-        delete st.stats.head;
-      }
+      st.stats.lastError = (err as Error).message;
+      // The head is re-read before the next attempt; pending changes are kept for it.
+      delete st.stats.head;
+      st.base ??= { version: st.version, hash: '' };
       this.log.error({ err, region }, 'cannot publish region view; retrying');
       this.scheduleRetry();
       return undefined;
@@ -326,5 +371,13 @@ class Engine implements SyncEngine {
       this.dirty = true;
       this.enqueue(() => this.publishChanges()).catch((err) => this.log.error({ err }, 'retry failed'));
     }, this.deps.options.retryMs ?? 2000);
+  }
+}
+
+/** Folds newer changes into older pending ones, keeping the oldest `before` of each key. */
+function mergeChanges(into: RegionChanges, from: RegionChanges): void {
+  for (const [key, c] of from) {
+    const prior = into.get(key);
+    into.set(key, prior ? { before: prior.before, after: c.after } : c);
   }
 }

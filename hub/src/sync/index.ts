@@ -1,4 +1,4 @@
-export { diffResources } from './delta.js';
+export { diffResources, opsFromChanges } from './delta.js';
 export { DEFAULT_CHUNK_SIZE, encodeDelta, encodeSnapshot, type OutgoingMessage } from './encoder.js';
 export { createSyncEngine, type RegionSyncStats, type SyncEngine, type SyncEngineOptions } from './engine.js';
 export { createSyncPublisher, type StreamHead, type SyncPublisher } from './publisher.js';

@@ -1,5 +1,3 @@
-import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/transport-node';
 import {
   ErrorCode,
   FedmeshError,
@@ -9,6 +7,13 @@ import {
   SYNC_STREAM,
   syncSubject,
 } from '@fedmesh/shared';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { OutgoingMessage } from './encoder.js';
 
 /** What the last message on a region's subject says: where the region's chain stands. */
@@ -40,10 +45,12 @@ export interface SyncPublisher {
 export function createSyncPublisher(js: JetStreamClient, jsm: JetStreamManager): SyncPublisher {
   return {
     async head(region) {
-      const m = await jsm.streams.getMessage(SYNC_STREAM, { last_by_subj: syncSubject(region) }).catch((err) => {
-        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
-        throw err;
-      });
+      const m = await jsm.streams
+        .getMessage(SYNC_STREAM, { last_by_subj: syncSubject(region) })
+        .catch((err) => {
+          if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
+          throw err;
+        });
       if (!m) return undefined;
       try {
         const meta = metaFromHeaders((name) => m.header?.get(name) || undefined);
@@ -75,13 +82,21 @@ export function createSyncPublisher(js: JetStreamClient, jsm: JetStreamManager):
         } catch (err) {
           const code = err instanceof JetStreamApiError ? err.code : undefined;
           if (code === JetStreamApiCodes.StreamWrongLastSequence) {
-            throw new FedmeshError(ErrorCode.RevisionMismatch, `another publisher advanced ${syncSubject(region)}`, {
-              cause: err,
-            });
+            throw new FedmeshError(
+              ErrorCode.RevisionMismatch,
+              `another publisher advanced ${syncSubject(region)}`,
+              {
+                cause: err,
+              },
+            );
           }
-          throw new FedmeshError(ErrorCode.Unavailable, `cannot publish to ${SYNC_STREAM}: ${(err as Error).message}`, {
-            cause: err,
-          });
+          throw new FedmeshError(
+            ErrorCode.Unavailable,
+            `cannot publish to ${SYNC_STREAM}: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          );
         }
       }
       return { firstSeq, lastSeq: expected, bytes, duplicate };
@@ -96,4 +111,3 @@ export function headerBytes(meta: OutgoingMessage['meta']): number {
   for (const [k, v] of Object.entries(all)) n += Buffer.byteLength(`${k}: ${v}\r\n`);
   return n;
 }
-

@@ -1,5 +1,5 @@
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { type Logger, RESYNC_SUBJECT_PREFIX } from '@fedmesh/shared';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { SyncEngine } from './engine.js';
 
 /** Reply to a resync request: where in the stream the fresh snapshot starts. */

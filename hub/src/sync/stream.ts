@@ -1,3 +1,4 @@
+import { SYNC_STREAM, SYNC_SUBJECT_PREFIX } from '@fedmesh/shared';
 import {
   DiscardPolicy,
   JetStreamApiCodes,
@@ -6,7 +7,6 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { SYNC_STREAM, SYNC_SUBJECT_PREFIX } from '@fedmesh/shared';
 
 export interface SyncStreamOptions {
   /** How long sync messages are kept; an agent away longer than this resyncs from a snapshot. */

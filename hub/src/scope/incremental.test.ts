@@ -1,0 +1,144 @@
+import {
+  API_VERSION,
+  type Resource,
+  resourceViewKey,
+  sampleMesh,
+  type ViewResource,
+  viewHash,
+} from '@fedmesh/shared';
+import fc from 'fast-check';
+import fastJsonPatch from 'fast-json-patch';
+import { describe, expect, it } from 'vitest';
+import { opsFromChanges } from '../sync/delta.js';
+import { createIncrementalScoper } from './incremental.js';
+import { scopeRegion } from './scoper.js';
+import { eps, svc } from './test-fixtures.js';
+
+const REGIONS = ['r1', 'r2', 'r3', 'r4'];
+const SERVICES = ['a', 'b', 'c', 'd', 'e'];
+
+const region = (name: string, geo: string, gateway: boolean): Resource =>
+  ({
+    apiVersion: API_VERSION,
+    kind: 'Region',
+    metadata: { name },
+    spec: {
+      labels: { geo },
+      ...(gateway ? { gateway: { address: `10.9.0.${name.charCodeAt(1)}`, port: 15443 } } : {}),
+    },
+  }) as Resource;
+
+const attached = (kind: string, name: string, service: string): Resource =>
+  ({
+    apiVersion: API_VERSION,
+    kind,
+    metadata: { name, namespace: 'shop' },
+    spec:
+      kind === 'TrafficPolicy'
+        ? { service, loadBalancer: 'round_robin' }
+        : { service, action: 'allow', rules: [{ from: ['*'] }] },
+  }) as Resource;
+
+type Op = { put: Resource } | { del: string };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc
+    .record({ r: fc.constantFrom(...REGIONS), geo: fc.constantFrom('eu', 'us'), gw: fc.boolean() })
+    .map(({ r, geo, gw }) => ({ put: region(r, geo, gw) })),
+  fc
+    .record({
+      s: fc.constantFrom(...SERVICES),
+      deps: fc.subarray(SERVICES, { maxLength: 2 }),
+      exp: fc.constantFrom(undefined, ['*'], ['r1', 'r2'], ['geo=us']),
+    })
+    .map(({ s, deps, exp }) => ({ put: svc(s, deps, exp) })),
+  fc
+    .record({ s: fc.constantFrom(...SERVICES), r: fc.constantFrom(...REGIONS), n: fc.nat(3), bad: fc.nat(2) })
+    .map(({ s, r, n, bad }) => ({ put: eps(s, r, n, bad) })),
+  fc
+    .record({
+      kind: fc.constantFrom('TrafficPolicy', 'AuthorizationPolicy'),
+      name: fc.constantFrom('p1', 'p2'),
+      s: fc.constantFrom(...SERVICES),
+    })
+    .map(({ kind, name, s }) => ({ put: attached(kind, name, s) })),
+  fc
+    .constantFrom(
+      ...REGIONS.map((r) => `Region/_/${r}`),
+      ...SERVICES.map((s) => `Service/shop/${s}`),
+      ...SERVICES.flatMap((s) => REGIONS.map((r) => `ServiceEndpoints/shop/${s}-${r}`)),
+      'TrafficPolicy/shop/p1',
+      'AuthorizationPolicy/shop/p2',
+    )
+    .map((del) => ({ del })),
+);
+
+describe('incremental scoper', () => {
+  it('scope - incremental views always equal the from-scratch rule, and published deltas rebuild them', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(opArb, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 25 }),
+        (batches) => {
+          const scoper = createIncrementalScoper();
+          const config = new Map<string, Resource>();
+          // What an agent holds per region, built only from the ops the hub would publish.
+          const agents = new Map<string, Record<string, ViewResource>>();
+          for (const batch of batches) {
+            for (const op of batch) {
+              const key = 'put' in op ? resourceViewKey(op.put) : op.del;
+              if ('put' in op) config.set(key, op.put);
+              else config.delete(key);
+              scoper.apply(key, 'put' in op ? op.put : undefined);
+            }
+            for (const [r, changes] of scoper.flush()) {
+              const held = agents.get(r) ?? {};
+              const next = fastJsonPatch.applyPatch(
+                structuredClone(held),
+                opsFromChanges(changes),
+                true,
+                false,
+              ).newDocument;
+              agents.set(r, next);
+            }
+            for (const r of REGIONS) {
+              const expected = scopeRegion(r, config.values());
+              const got = scoper.resources(r) ?? {};
+              expect(got).toEqual(expected);
+              expect(scoper.hash(r) ?? viewHash({})).toBe(viewHash(expected));
+              expect(viewHash(agents.get(r) ?? {})).toBe(viewHash(expected));
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('scope - swapping endpoint addresses with the same healthy count changes no other region', () => {
+    const scoper = createIncrementalScoper();
+    for (const r of sampleMesh()) scoper.apply(resourceViewKey(r), r);
+    scoper.flush();
+    const moved = eps('payments', 'us-east', 3, 1) as Resource & {
+      spec: { endpoints: { address: string }[] };
+    };
+    const before = sampleMesh().find((r) => r.metadata.name === 'payments-us-east')!;
+    moved.metadata.name = before.metadata.name;
+    moved.spec.endpoints.forEach((e, i) => {
+      e.address = `10.2.9.${i}`;
+    });
+    scoper.apply(resourceViewKey(moved), moved);
+    const changed = scoper.flush();
+    expect([...changed.keys()]).toEqual(['us-east']);
+  });
+
+  it('scope - a change to a service used only in eu-west reaches only eu-west', () => {
+    const scoper = createIncrementalScoper();
+    for (const r of sampleMesh()) scoper.apply(resourceViewKey(r), r);
+    scoper.flush();
+    const frontend = sampleMesh().find((r) => r.kind === 'Service' && r.metadata.name === 'frontend')!;
+    const edited = structuredClone(frontend) as Resource & { metadata: { labels?: Record<string, string> } };
+    edited.metadata.labels = { team: 'web' };
+    scoper.apply(resourceViewKey(edited), edited);
+    expect([...scoper.flush().keys()]).toEqual(['eu-west']);
+  });
+});
