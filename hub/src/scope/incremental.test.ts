@@ -110,7 +110,7 @@ describe('incremental scoper', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.FEDMESH_PROPERTY_RUNS ?? 300) },
     );
   });
 

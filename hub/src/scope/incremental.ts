@@ -89,21 +89,17 @@ class Scoper implements IncrementalScoper {
     else this.all.delete(key);
     const kind = (resource ?? before)?.kind;
     if (!kind) return;
-    switch (kind) {
-      case 'Region':
-        return this.onRegion(
-          before as ResourceOf<'Region'> | undefined,
-          resource as ResourceOf<'Region'> | undefined,
-        );
-      case 'Service':
-        return this.onService(
-          before as ResourceOf<'Service'> | undefined,
-          resource as ResourceOf<'Service'> | undefined,
-        );
-      case 'ServiceEndpoints':
-        return this.onEndpoints(key, resource as ResourceOf<'ServiceEndpoints'> | undefined);
-      default:
-        return this.onAttached(key, resource);
+    if (kind === 'Region') {
+      this.onRegion(before as ResourceOf<'Region'> | undefined, resource as ResourceOf<'Region'> | undefined);
+    } else if (kind === 'Service') {
+      this.onService(
+        before as ResourceOf<'Service'> | undefined,
+        resource as ResourceOf<'Service'> | undefined,
+      );
+    } else if (kind === 'ServiceEndpoints') {
+      this.onEndpoints(key, resource as ResourceOf<'ServiceEndpoints'> | undefined);
+    } else {
+      this.onAttached(key, resource);
     }
   }
 
@@ -129,14 +125,25 @@ class Scoper implements IncrementalScoper {
       };
       if (this.dirtyOwn.has(region)) put(viewKey('Region', '_', region), this.regionObjs.get(region));
       const contrib = this.contrib.get(region)!;
+      // Two passes: a key can move between services within one flush (a policy re-pointed
+      // from one service to another), so removals wait until every new contribution is in.
+      const dropped: string[] = [];
+      const claimed = new Set<string>();
+      const nexts: [Sid, Map<string, ViewResource>][] = [];
       for (const s of this.dirty.get(region) ?? []) {
         const next = this.contribution(region, s);
-        const nextKeys = [...next.keys()];
-        for (const k of contrib.get(s) ?? []) if (!next.has(k)) put(k, undefined);
-        for (const [k, v] of next) put(k, v);
-        if (nextKeys.length) contrib.set(s, nextKeys);
+        nexts.push([s, next]);
+        for (const k of contrib.get(s) ?? []) if (!next.has(k)) dropped.push(k);
+      }
+      for (const [s, next] of nexts) {
+        for (const [k, v] of next) {
+          claimed.add(k);
+          put(k, v);
+        }
+        if (next.size) contrib.set(s, [...next.keys()]);
         else contrib.delete(s);
       }
+      for (const k of dropped) if (!claimed.has(k)) put(k, undefined);
       if (changes.size) out.set(region, changes);
     }
     this.dirty.clear();
@@ -166,7 +173,7 @@ class Scoper implements IncrementalScoper {
     const out = new Map<string, ViewResource>();
     const regionObj = this.regionObjs.get(region);
     const svc = this.services.get(s);
-    if (!regionObj || !svc || !(this.need.get(s)?.get(region)! > 0) || !exportMatches(svc, regionObj))
+    if (!regionObj || !svc || !((this.need.get(s)?.get(region) ?? 0) > 0) || !exportMatches(svc, regionObj))
       return out;
     out.set(resourceViewKey(svc), svc);
     for (const k of this.attached.get(s) ?? []) out.set(k, this.all.get(k)!);

@@ -66,7 +66,7 @@ class KvConfigStore implements ConfigStore {
 
   async get(ref: ResourceRef): Promise<StoredResource | undefined> {
     const e = await this.kv.get(keyOf(ref));
-    if (!e || e.operation !== 'PUT') return undefined;
+    if (e?.operation !== 'PUT') return undefined;
     return { resource: decode(e), revision: e.revision };
   }
 
