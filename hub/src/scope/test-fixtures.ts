@@ -1,7 +1,7 @@
 import { API_VERSION, type Resource } from '@fedmesh/shared';
 
 /** Compact builders for scoping tests. */
-export function svc(name: string, dependsOn: string[] = [], exportTo?: string[]): Resource {
+export function svc(name: string, dependsOn: readonly string[] = [], exportTo?: readonly string[]): Resource {
   return {
     apiVersion: API_VERSION,
     kind: 'Service',
