@@ -56,6 +56,13 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     },
   });
   let started = false;
+  let natsUp = true;
+  (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') natsUp = false;
+      else if (s.type === 'reconnect') natsUp = true;
+    }
+  })().catch(() => undefined);
   await engine.start();
   started = true;
   const status = createStatusIntake(nc, logger);
@@ -72,7 +79,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     auth: { tokens },
     bodyLimit: config.bodyLimit,
     staleAfterHeartbeats: config.staleAfter,
-    ready: () => started && !nc.isClosed(),
+    ready: () => started && natsUp && !nc.isClosed(),
   });
   const [host, port] = splitHostPort(config.listen);
   await app.listen({ host, port });

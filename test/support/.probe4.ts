@@ -6,5 +6,7 @@ const port = (blocker.address() as { port: number }).port;
 const t = Date.now();
 await startNatsServer({ port }).catch((e) => console.log(e.constructor.name, Date.now() - t, 'ms', (e as Error).message.split('\n').filter((l) => /in use|exited/.test(l)).join(' | ')));
 blocker.close();
+console.log('blocker closed');
 const s = await startNatsServer({ port, jetstream: false });
-console.log('fixed port ok', s.url); await s.stop(); await s.restart(); console.log('restarted after stop'); await s.cleanup();
+console.log('fixed port ok', s.url); await s.stop(); console.log('stopped'); await s.restart(); console.log('restarted after stop'); await s.cleanup();
+console.log('done');

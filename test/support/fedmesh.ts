@@ -1,4 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AgentConfig, AgentConfigSchema, type RunningAgent, startAgent } from '@fedmesh/edge-agent';
@@ -110,4 +112,114 @@ export function hubClient(baseUrl: string, token?: string) {
     view: (region: string) => call('GET', `/v1/regions/${region}/view`),
     region: (region: string) => call('GET', `/v1/regions/${region}`),
   };
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released: good enough for tests on one machine). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface AgentProcess {
+  region: string;
+  statusUrl: string;
+  stateDir: string;
+  proc: ChildProcess;
+  output(): string;
+  /** SIGKILL, as in a crash. */
+  kill9(): Promise<void>;
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** An agent as a real process through its bin, for crash tests. */
+export async function spawnAgent(
+  natsUrl: string,
+  region: string,
+  stateDir: string,
+  extra: string[] = [],
+): Promise<AgentProcess> {
+  const statusPort = await freePort();
+  const xdsPort = await freePort();
+  const proc = spawn(
+    process.execPath,
+    [
+      'edge-agent/bin/fedmesh-agent.mjs',
+      ...['--region', region, '--nats', natsUrl, '--state-dir', stateDir],
+      ...[
+        '--xds-listen',
+        `127.0.0.1:${xdsPort}`,
+        '--status-listen',
+        `127.0.0.1:${statusPort}`,
+        '--heartbeat',
+        '1s',
+      ],
+      ...extra,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  proc.stdout?.on('data', (d) => {
+    out = (out + d).slice(-100_000);
+  });
+  proc.stderr?.on('data', (d) => {
+    out = (out + d).slice(-100_000);
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const statusUrl = `http://127.0.0.1:${statusPort}`;
+  await waitFor(async () => (await fetch(`${statusUrl}/status`)).ok, {
+    what: `agent ${region} to listen`,
+    timeoutMs: 20_000,
+  });
+  return {
+    region,
+    statusUrl,
+    stateDir,
+    proc,
+    output: () => out,
+    kill9: async () => {
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    stop: async () => {
+      proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** `GET /status` of an agent. */
+export async function agentStatus(
+  statusUrl: string,
+): Promise<{
+  region: string;
+  version: number;
+  hash: string;
+  proxies: number;
+  sync: { rejected: number; resyncs: number; applied: number };
+}> {
+  return (await (await fetch(`${statusUrl}/status`)).json()) as never;
+}
+
+/** Waits until the agent holds exactly the view the hub wants for its region. */
+export async function waitConverged(
+  hubUrl: string,
+  statusUrl: string,
+  region: string,
+  timeoutMs = 20_000,
+): Promise<string> {
+  return waitFor<string | undefined>(
+    async () => {
+      const view = (await (await fetch(`${hubUrl}/v1/regions/${region}/view`)).json()) as { hash: string };
+      const s = await agentStatus(statusUrl);
+      return s.hash === view.hash ? view.hash : undefined;
+    },
+    { what: `${region} to converge on the hub's view`, timeoutMs },
+  ) as Promise<string>;
 }

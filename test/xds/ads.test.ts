@@ -1,7 +1,7 @@
 import { silentLogger, type ViewResource } from '@fedmesh/shared';
 import { afterAll, beforeAll, describe, expect, onTestFailed, test } from 'vitest';
 import { createXdsServer, TypeUrl, type XdsEvent, type XdsServer } from '../../edge-agent/src/xds/index.js';
-import { manifest, regionView } from '../../edge-agent/src/xds/testing.js';
+import { manifest, regionView, remoteEndpoints } from '../../edge-agent/src/xds/testing.js';
 import { type Backend, startBackend, startXdsClient, type XdsClientProcess } from './support.js';
 
 /**
@@ -16,7 +16,10 @@ let client: XdsClientProcess;
 const backends: Record<string, Backend> = {};
 const events: XdsEvent[] = [];
 
-function view(version: number, opts: { weights: [number, number]; without?: string[] }) {
+function view(
+  version: number,
+  opts: { weights: [number, number]; without?: string[]; ledgerLocalHealthy?: boolean },
+) {
   const endpoints = [
     ['v1-a', 'v1'],
     ['v1-b', 'v1'],
@@ -31,7 +34,11 @@ function view(version: number, opts: { weights: [number, number]; without?: stri
     }));
   const manifests: ViewResource[] = [
     manifest('Service', NS, 'payments', { ports: [{ name: 'grpc', port: 9091, protocol: 'grpc' }] }),
-    manifest('ServiceEndpoints', NS, `payments-${REGION}`, { service: 'payments', region: REGION, endpoints }),
+    manifest('ServiceEndpoints', NS, `payments-${REGION}`, {
+      service: 'payments',
+      region: REGION,
+      endpoints,
+    }),
     manifest('TrafficPolicy', NS, 'payments', {
       service: 'payments',
       subsets: [
@@ -53,6 +60,27 @@ function view(version: number, opts: { weights: [number, number]; without?: stri
       ],
     }),
   ];
+  if (opts.ledgerLocalHealthy !== undefined) {
+    // A second service whose other region is reached through that region's gateway.
+    manifests.push(
+      manifest('Service', NS, 'ledger', { ports: [{ name: 'grpc', port: 9092, protocol: 'grpc' }] }),
+      manifest('ServiceEndpoints', NS, `ledger-${REGION}`, {
+        service: 'ledger',
+        region: REGION,
+        endpoints: [
+          { address: '127.0.0.1', port: backends['ledger-local']!.port, healthy: opts.ledgerLocalHealthy },
+        ],
+      }),
+      manifest('TrafficPolicy', NS, 'ledger', { service: 'ledger', loadBalancer: 'least_request' }),
+      remoteEndpoints(
+        NS,
+        'ledger',
+        'us-east',
+        { address: '127.0.0.1', port: backends['gw-us-east']!.port },
+        3,
+      ),
+    );
+  }
   return regionView(REGION, version, manifests);
 }
 
@@ -62,12 +90,14 @@ async function until(done: (counts: Record<string, number>) => boolean, ms = 10_
   for (;;) {
     const { counts } = await client.calls('xds:///payments.shop', 50);
     if (done(counts)) return;
-    if (Date.now() > deadline) throw new Error(`config not applied after ${ms} ms: ${JSON.stringify(counts)}`);
+    if (Date.now() > deadline)
+      throw new Error(`config not applied after ${ms} ms: ${JSON.stringify(counts)}`);
   }
 }
 
 beforeAll(async () => {
-  for (const name of ['v1-a', 'v1-b', 'v2-a']) backends[name] = await startBackend(name);
+  for (const name of ['v1-a', 'v1-b', 'v2-a', 'ledger-local', 'gw-us-east'])
+    backends[name] = await startBackend(name);
   server = await createXdsServer({
     logger: silentLogger(),
     listen: '127.0.0.1:0',
@@ -138,19 +168,54 @@ describe('ADS with a proxyless gRPC client', () => {
     expect(backends['v1-b']!.calls()).toBe(before);
   });
 
-  test('an unknown service fails fast with a clear error, well before its deadline', async () => {
-    const { counts, errors, elapsedMs } = await client.calls('xds:///nope.shop', 1, { deadlineMs: 5000 });
+  test('an unknown service fails at its deadline with a clear error and reaches no backend', async () => {
+    onTestFailed(() => console.error(client.stderr()));
+    const served = Object.values(backends).reduce((sum, b) => sum + b.calls(), 0);
+    const { counts, errors, elapsedMs } = await client.calls('xds:///nope.shop', 3, {
+      deadlineMs: 1000,
+      concurrency: 3,
+    });
     expect(counts).toEqual({});
-    const [message] = Object.keys(errors);
-    expect(message).toMatch(/^UNAVAILABLE: /);
-    expect(message).toContain('nope.shop');
+    for (const message of Object.keys(errors)) {
+      expect(message).toMatch(
+        /^DEADLINE_EXCEEDED: Deadline exceeded after [\d.]+s,waiting for name resolution$/,
+      );
+    }
+    expect(Object.values(errors).reduce((a, b) => a + b, 0)).toBe(3);
     expect(elapsedMs).toBeLessThan(2000);
+    expect(Object.values(backends).reduce((sum, b) => sum + b.calls(), 0)).toBe(served);
+    // The agent saw the subscription (and answered it with the full listener set, which lacks it).
+    expect(server.proxies()[0]?.subscriptions[TypeUrl.Listener]?.sort()).toEqual([
+      'nope.shop',
+      'payments.shop',
+    ]);
+    // The known service on the same client is unaffected.
+    expect((await client.calls('xds:///payments.shop', 10)).counts).toEqual({ 'v1-a': 10 });
   });
 
-  test('the proxy has accepted every version and rejected none', () => {
+  test('local endpoints come first; when they turn unhealthy, calls fail over to the remote region gateway', async () => {
+    onTestFailed(() => console.error(client.stderr()));
+    server.setView(view(4, { weights: [100, 0], without: ['v1-b'], ledgerLocalHealthy: true }));
+    const local = await client.calls('xds:///ledger.shop', 200);
+    expect(local.errors).toEqual({});
+    expect(local.counts).toEqual({ 'ledger-local': 200 });
+
+    server.setView(view(5, { weights: [100, 0], without: ['v1-b'], ledgerLocalHealthy: false }));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { counts } = await client.calls('xds:///ledger.shop', 20);
+      if (counts['gw-us-east'] === 20) break;
+      expect(Date.now(), JSON.stringify(counts)).toBeLessThan(deadline);
+    }
+    const remote = await client.calls('xds:///ledger.shop', 200);
+    expect(remote.errors).toEqual({});
+    expect(remote.counts).toEqual({ 'gw-us-east': 200 });
+  });
+
+  test('the proxy has accepted every version and rejected none', async () => {
+    await expect.poll(() => server.proxies()[0]?.acked[TypeUrl.ClusterLoadAssignment]).toBe('5');
     const [proxy] = server.proxies();
     expect(proxy?.nacks).toEqual([]);
-    expect(proxy?.acked[TypeUrl.ClusterLoadAssignment]).toBe('3');
     expect(events.filter((e) => e.type === 'nacked')).toEqual([]);
   });
 });

@@ -47,7 +47,9 @@ export function rawAds(port: number, protocol: 'sotw' | 'delta' = 'sotw'): RawSt
       oneofs: true,
       includeDirs: protoIncludeDirs(),
     });
-    const loaded = grpc.loadPackageDefinition(definition) as any;
+    const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+      envoy: { service: { discovery: { v3: { AggregatedDiscoveryService: typeof adsClientCtor } } } };
+    };
     adsClientCtor = loaded.envoy.service.discovery.v3.AggregatedDiscoveryService;
   }
   const client = new adsClientCtor!(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
@@ -80,7 +82,10 @@ export function rawAds(port: number, protocol: 'sotw' | 'delta' = 'sotw'): RawSt
     next,
     async silence(ms = 300) {
       const got = await next(ms).catch(() => undefined);
-      if (got) throw new Error(`expected no response, got ${got.type_url} version ${got.version_info ?? got.system_version_info}`);
+      if (got)
+        throw new Error(
+          `expected no response, got ${got.type_url} version ${got.version_info ?? got.system_version_info}`,
+        );
     },
     close() {
       call.cancel();
@@ -126,7 +131,9 @@ export async function startBackend(name: string): Promise<Backend> {
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   return {
     name,
@@ -148,17 +155,29 @@ export interface CallsResult {
 
 export interface XdsClientProcess {
   /** `count` calls of Who to `target`, at most `concurrency` in flight. */
-  calls(target: string, count: number, opts?: { deadlineMs?: number; concurrency?: number }): Promise<CallsResult>;
+  calls(
+    target: string,
+    count: number,
+    opts?: { deadlineMs?: number; concurrency?: number },
+  ): Promise<CallsResult>;
   stderr(): string;
   close(): Promise<void>;
 }
 
 const CLIENT_SCRIPT = fileURLToPath(new URL('./xds-client.mjs', import.meta.url));
 
-export async function startXdsClient(opts: { xdsPort: number; nodeId: string; region: string }): Promise<XdsClientProcess> {
+export async function startXdsClient(opts: {
+  xdsPort: number;
+  nodeId: string;
+  region: string;
+}): Promise<XdsClientProcess> {
   const bootstrap = {
     xds_servers: [
-      { server_uri: `127.0.0.1:${opts.xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] },
+      {
+        server_uri: `127.0.0.1:${opts.xdsPort}`,
+        channel_creds: [{ type: 'insecure' }],
+        server_features: ['xds_v3'],
+      },
     ],
     node: { id: opts.nodeId, cluster: 'test', locality: { region: opts.region, zone: `${opts.region}-a` } },
   };
@@ -171,7 +190,7 @@ export async function startXdsClient(opts: { xdsPort: number; nodeId: string; re
     stderr += d.toString();
   });
   let buffer = '';
-  const pending = new Map<number, (msg: any) => void>();
+  const pending = new Map<number, (msg: { id: number } & Record<string, unknown>) => void>();
   child.stdout!.on('data', (d: Buffer) => {
     buffer += d.toString();
     let nl = buffer.indexOf('\n');
@@ -184,16 +203,22 @@ export async function startXdsClient(opts: { xdsPort: number; nodeId: string; re
     }
   });
   let nextId = 1;
-  const request = (msg: Record<string, unknown>): Promise<any> =>
-    new Promise((resolve, reject) => {
+  const request = <T>(msg: Record<string, unknown>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, resolve);
+      pending.set(id, (reply) => resolve(reply as T));
       child.stdin!.write(`${JSON.stringify({ ...msg, id })}\n`, (err) => err && reject(err));
     });
   await request({ op: 'ping' });
   return {
     calls: (target, count, o = {}) =>
-      request({ op: 'calls', target, count, deadlineMs: o.deadlineMs ?? 5000, concurrency: o.concurrency ?? 32 }),
+      request({
+        op: 'calls',
+        target,
+        count,
+        deadlineMs: o.deadlineMs ?? 5000,
+        concurrency: o.concurrency ?? 32,
+      }),
     stderr: () => stderr,
     async close() {
       if (child.exitCode !== null) return;

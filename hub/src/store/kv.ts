@@ -65,7 +65,9 @@ class KvConfigStore implements ConfigStore {
   }
 
   async get(ref: ResourceRef): Promise<StoredResource | undefined> {
-    const e = await this.kv.get(keyOf(ref));
+    const e = await this.kv.get(keyOf(ref)).catch((err) => {
+      throw unavailable(err);
+    });
     if (e?.operation !== 'PUT') return undefined;
     return { resource: decode(e), revision: e.revision };
   }
@@ -76,7 +78,9 @@ class KvConfigStore implements ConfigStore {
     // A watch of last values is one consumer round trip, unlike keys() followed by a get per key.
     // Deletion markers are not ignored here: the replay must end on an entry with nothing pending.
     if (!(await this.hasSubjects(pattern))) return out;
-    const it = await this.kv.watch({ key: pattern });
+    const it = await this.kv.watch({ key: pattern }).catch((err) => {
+      throw unavailable(err);
+    });
     for await (const e of it) {
       if (e.operation === 'PUT') out.push({ resource: decode(e), revision: e.revision });
       if (e.delta === 0) break;
@@ -137,7 +141,9 @@ class KvConfigStore implements ConfigStore {
   async history(ref: ResourceRef): Promise<ConfigChange[]> {
     const out: ConfigChange[] = [];
     if (!(await this.hasSubjects(keyOf(ref)))) return out;
-    const it = await this.kv.history({ key: keyOf(ref) });
+    const it = await this.kv.history({ key: keyOf(ref) }).catch((err) => {
+      throw unavailable(err);
+    });
     for await (const e of it) {
       out.push(toChange(e));
       if (e.delta === 0) break;
@@ -177,7 +183,9 @@ class KvConfigStore implements ConfigStore {
   }
 
   async revision(): Promise<number> {
-    const si = await this.jsm.streams.info(this.streamName);
+    const si = await this.jsm.streams.info(this.streamName).catch((err) => {
+      throw unavailable(err);
+    });
     return si.state.last_seq;
   }
 

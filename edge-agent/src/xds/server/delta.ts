@@ -54,6 +54,7 @@ export function serveDeltaStream(
   let log = deps.logger.child({ stream: proxy.stream, protocol: 'delta' });
   const states = new Map<TypeUrl, TypeState>();
   let closed = false;
+  let identified = false;
 
   const respond = (typeUrl: TypeUrl, state: TypeState, snapshot: Snapshot, always: boolean): void => {
     const type = snapshot.types[typeUrl];
@@ -96,8 +97,12 @@ export function serveDeltaStream(
 
   const onRequest = (req: DeltaDiscoveryRequest): void => {
     if (closed) return;
-    proxy.identify(req.node);
-    if (req.node?.id) log = log.child({ proxy: req.node.id });
+    if (!identified) {
+      identified = true;
+      proxy.identify(req.node);
+      if (req.node?.id) log = log.child({ proxy: req.node.id });
+      log.info({ cluster: req.node?.cluster, userAgent: req.node?.user_agent_name }, 'proxy connected');
+    }
     const typeUrl = req.type_url;
     if (!isTypeUrl(typeUrl)) {
       log.debug({ typeUrl }, 'xds request for an unserved type ignored');
@@ -163,7 +168,7 @@ export function serveDeltaStream(
     closed = true;
     unwatch();
     proxy.close();
-    log.debug({ why, err }, 'xds stream closed');
+    log.info({ why, err }, 'proxy disconnected');
   };
   call.on('data', onRequest);
   call.on('end', () => {

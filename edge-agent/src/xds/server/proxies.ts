@@ -76,7 +76,6 @@ export function createProxyRegistry(onChange: (event: XdsEvent) => void): ProxyR
         nacks: [],
         subscriptions: {},
       };
-      let identified = false;
       const snapshot = (): ProxyStatus => ({
         ...state,
         acked: { ...state.acked },
@@ -86,8 +85,6 @@ export function createProxyRegistry(onChange: (event: XdsEvent) => void): ProxyR
       const record: ProxyRecord = {
         stream,
         identify(node) {
-          if (identified) return;
-          identified = true;
           state.id = node?.id ?? '';
           if (node?.cluster) state.cluster = node.cluster;
           if (node?.user_agent_name) state.userAgent = node.user_agent_name;

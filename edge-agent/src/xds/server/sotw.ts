@@ -45,6 +45,8 @@ interface TypeState {
   owed: boolean;
   /** The last response was NACKed: never send the same content again. */
   rejected: boolean;
+  /** The client named resources at some point: from then on an empty list means "none", not "all". */
+  named: boolean;
 }
 
 /**
@@ -64,8 +66,11 @@ export function serveSotwStream(
   let log = deps.logger.child({ stream: proxy.stream, protocol: 'sotw' });
   const states = new Map<TypeUrl, TypeState>();
   let closed = false;
+  let identified = false;
 
   const respond = (typeUrl: TypeUrl, state: TypeState, snapshot: Snapshot, force: boolean): void => {
+    // Subscribed to nothing: even LDS/CDS, which otherwise always carry the full set, stay quiet.
+    if (!state.wildcard && state.names.size === 0) return;
     const type = snapshot.types[typeUrl];
     const all = isFullStateType(typeUrl) || state.wildcard;
     const content = new Map<string, string>();
@@ -98,8 +103,12 @@ export function serveSotwStream(
 
   const onRequest = (req: DiscoveryRequest): void => {
     if (closed) return;
-    proxy.identify(req.node);
-    if (req.node?.id) log = log.child({ proxy: req.node.id });
+    if (!identified) {
+      identified = true;
+      proxy.identify(req.node);
+      if (req.node?.id) log = log.child({ proxy: req.node.id });
+      log.info({ cluster: req.node?.cluster, userAgent: req.node?.user_agent_name }, 'proxy connected');
+    }
     const typeUrl = req.type_url;
     if (!isTypeUrl(typeUrl)) {
       // SDS, RTDS and friends: nothing fedmesh serves; the proxy's own timeouts handle it.
@@ -107,7 +116,6 @@ export function serveSotwStream(
       return;
     }
     let state = states.get(typeUrl);
-    const first = state === undefined;
     // A nonce from another stream (a reconnect) cannot be stale here: nothing was sent yet.
     if (
       state?.lastNonce !== undefined &&
@@ -117,7 +125,7 @@ export function serveSotwStream(
       log.debug({ typeUrl, nonce: req.response_nonce, latest: state.lastNonce }, 'stale xds request ignored');
       return;
     }
-    state ??= { names: new Set(), wildcard: false, owed: true, rejected: false };
+    state ??= { names: new Set(), wildcard: false, owed: true, rejected: false, named: false };
     states.set(typeUrl, state);
 
     if (state.lastNonce !== undefined && req.response_nonce === state.lastNonce) {
@@ -132,9 +140,9 @@ export function serveSotwStream(
     }
 
     const names = new Set(req.resource_names);
-    let wildcard = names.delete(WILDCARD);
-    // Legacy wildcard: an empty first request for LDS/CDS means "everything"; later it means "nothing".
-    if (!wildcard && names.size === 0) wildcard = first ? isFullStateType(typeUrl) : state.wildcard;
+    state.named ||= names.size > 0;
+    // Legacy wildcard (xDS spec): an LDS/CDS client that never named a resource wants them all.
+    const wildcard = names.delete(WILDCARD) || (!state.named && isFullStateType(typeUrl));
     if (wildcard && !state.wildcard) state.owed = true;
     for (const name of names) if (!state.names.has(name)) state.owed = true;
     state.names = names;
@@ -160,7 +168,7 @@ export function serveSotwStream(
     closed = true;
     unwatch();
     proxy.close();
-    log.debug({ why, err }, 'xds stream closed');
+    log.info({ why, err }, 'proxy disconnected');
   };
   call.on('data', onRequest);
   call.on('end', () => {

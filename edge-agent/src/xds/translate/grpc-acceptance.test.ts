@@ -17,7 +17,11 @@ const require = createRequire(import.meta.url);
 // The RBAC filter registers only with this set; it must be set before the package loads.
 process.env.GRPC_XDS_EXPERIMENTAL_RBAC = 'true';
 
-type Decoded = { name: string; value?: Record<string, any>; error?: string };
+// Tests poke at arbitrary depths of untyped Envoy objects; typing every path would only add noise.
+// biome-ignore lint/suspicious/noExplicitAny: see above
+type Loose = any;
+
+type Decoded = { name: string; value?: Record<string, Loose>; error?: string };
 interface ResourceType {
   get(): { decode(context: unknown, any: EncodedAny): Decoded };
 }
@@ -29,7 +33,8 @@ beforeAll(() => {
   const base = '@grpc/grpc-js-xds/build/src/xds-resource-type/';
   validators = {
     [TypeUrl.Listener]: require(`${base}listener-resource-type.js`).ListenerResourceType,
-    [TypeUrl.RouteConfiguration]: require(`${base}route-config-resource-type.js`).RouteConfigurationResourceType,
+    [TypeUrl.RouteConfiguration]: require(`${base}route-config-resource-type.js`)
+      .RouteConfigurationResourceType,
     [TypeUrl.Cluster]: require(`${base}cluster-resource-type.js`).ClusterResourceType,
     [TypeUrl.ClusterLoadAssignment]: require(`${base}endpoint-resource-type.js`).EndpointResourceType,
   };
@@ -56,7 +61,13 @@ function richView(loadBalancer: string) {
         {
           name: 'api',
           matches: [
-            { path: { regex: '^/checkout\\..*' }, headers: [{ name: 'x-a', regex: 'b+' }, { name: 'x-p', present: true }] },
+            {
+              path: { regex: '^/checkout\\..*' },
+              headers: [
+                { name: 'x-a', regex: 'b+' },
+                { name: 'x-p', present: true },
+              ],
+            },
             { path: { exact: '/checkout.v1.Checkout/Pay' }, method: 'POST' },
           ],
           backends: [{ weight: 1 }],
@@ -72,43 +83,57 @@ function richView(loadBalancer: string) {
 }
 
 describe('grpc-js-xds accepts what the translator produces', () => {
-  test.each(['round_robin', 'ring_hash', 'least_request', 'random', 'maglev'])('with load balancer %s', (lb) => {
-    const out = translateView(richView(lb));
-    const protos = loadXdsProtos();
-    const context = { bootstrap: { certificateProviders: {} }, server: {} };
-    let count = 0;
-    for (const typeUrl of PUSH_ORDER) {
-      for (const { name, resource } of out.resources[typeUrl]) {
-        const decoded = validators[typeUrl].get().decode(context, protos.encodeAny(typeUrl, resource));
-        expect(decoded.error, `${typeUrl} ${name}`).toBeUndefined();
-        expect(decoded.name).toBe(name);
-        count++;
+  test.each(['round_robin', 'ring_hash', 'least_request', 'random', 'maglev'])(
+    'with load balancer %s',
+    (lb) => {
+      const out = translateView(richView(lb));
+      const protos = loadXdsProtos();
+      const context = { bootstrap: { certificateProviders: {} }, server: {} };
+      let count = 0;
+      for (const typeUrl of PUSH_ORDER) {
+        for (const { name, resource } of out.resources[typeUrl]) {
+          const decoded = validators[typeUrl].get().decode(context, protos.encodeAny(typeUrl, resource));
+          expect(decoded.error, `${typeUrl} ${name}`).toBeUndefined();
+          expect(decoded.name).toBe(name);
+          count++;
+        }
       }
-    }
-    expect(count).toBeGreaterThan(12);
-  });
+      expect(count).toBeGreaterThan(12);
+    },
+  );
 
   test('gRPC picks round robin over localities for least_request and ring hash for maglev', () => {
     const protos = loadXdsProtos();
     const lbConfig = (lb: string) => {
-      const cluster = translateView(richView(lb)).resources[TypeUrl.Cluster].find((c) => c.name === 'payments.shop')!;
-      const decoded = validators[TypeUrl.Cluster].get().decode({}, protos.encodeAny(TypeUrl.Cluster, cluster.resource));
+      const cluster = translateView(richView(lb)).resources[TypeUrl.Cluster].find(
+        (c) => c.name === 'payments.shop',
+      )!;
+      const decoded = validators[TypeUrl.Cluster]
+        .get()
+        .decode({}, protos.encodeAny(TypeUrl.Cluster, cluster.resource));
       return decoded.value?.lbPolicyConfig;
     };
-    expect(lbConfig('least_request')).toEqual([{ xds_wrr_locality: { child_policy: [{ round_robin: {} }] } }]);
+    expect(lbConfig('least_request')).toEqual([
+      { xds_wrr_locality: { child_policy: [{ round_robin: {} }] } },
+    ]);
     expect(lbConfig('maglev')).toEqual([{ ring_hash: { min_ring_size: 1024, max_ring_size: 8388608 } }]);
   });
 
   test('the RBAC filters built from AuthorizationPolicies parse as gRPC server filters', () => {
     const protos = loadXdsProtos();
-    const policies = sampleMesh().filter((m) => m.kind === 'AuthorizationPolicy') as Parameters<typeof authorizationToRbac>[0];
+    const policies = sampleMesh().filter((m) => m.kind === 'AuthorizationPolicy') as Parameters<
+      typeof authorizationToRbac
+    >[0];
     const deny = manifest('AuthorizationPolicy', NS, 'no-admin', {
       service: 'payments',
       action: 'deny',
       rules: [{ from: ['*'], methods: ['DELETE'], paths: ['/admin/*', '*/debug'] }],
     }) as Parameters<typeof authorizationToRbac>[0][number];
     const filters = authorizationToRbac([...policies, deny]);
-    expect(filters.map((f) => f.name)).toEqual(['envoy.filters.http.rbac.deny', 'envoy.filters.http.rbac.allow']);
+    expect(filters.map((f) => f.name)).toEqual([
+      'envoy.filters.http.rbac.deny',
+      'envoy.filters.http.rbac.allow',
+    ]);
     const [denyFilter, allowFilter] = filters.map((filter) => {
       const parsed = httpFilter.parseTopLevelFilterConfig(
         protos.encodeAny(AnyType.Rbac, filter.typed_config as Record<string, unknown>),

@@ -5,6 +5,10 @@ import { manifest, regionView, remoteEndpoints } from '../testing.js';
 import { TypeUrl, type XdsResources } from '../types.js';
 import { apiListeners, type ListenerBuilder, translateView } from './index.js';
 
+// Tests poke at arbitrary depths of untyped Envoy objects; typing every path would only add noise.
+// biome-ignore lint/suspicious/noExplicitAny: see above
+type Loose = any;
+
 const NS = 'shop';
 const REGION = 'eu-west';
 
@@ -12,8 +16,10 @@ const service = (name: string, protocol: 'grpc' | 'http' | 'tcp' = 'grpc') =>
   manifest('Service', NS, name, { ports: [{ name: protocol, port: 9091, protocol }] });
 const endpoints = (svc: string, eps: unknown[], region = REGION) =>
   manifest('ServiceEndpoints', NS, `${svc}-${region}`, { service: svc, region, endpoints: eps });
-const policy = (svc: string, spec: Record<string, unknown>) => manifest('TrafficPolicy', NS, svc, { service: svc, ...spec });
-const route = (svc: string, spec: Record<string, unknown>) => manifest('TrafficRoute', NS, svc, { service: svc, ...spec });
+const policy = (svc: string, spec: Record<string, unknown>) =>
+  manifest('TrafficPolicy', NS, svc, { service: svc, ...spec });
+const route = (svc: string, spec: Record<string, unknown>) =>
+  manifest('TrafficRoute', NS, svc, { service: svc, ...spec });
 const subsets = policy('payments', {
   subsets: [
     { name: 'v1', labels: { version: 'v1' } },
@@ -31,9 +37,10 @@ function translate(manifests: ViewResource[]): XdsResources {
   expect(checkConsistency(out)).toEqual([]);
   return out;
 }
-function get(out: XdsResources, type: TypeUrl, name: string): Record<string, any> {
+function get(out: XdsResources, type: TypeUrl, name: string): Record<string, Loose> {
   const found = out.resources[type].find((r) => r.name === name);
-  if (!found) throw new Error(`${type} ${name} not found among ${out.resources[type].map((r) => r.name).join(', ')}`);
+  if (!found)
+    throw new Error(`${type} ${name} not found among ${out.resources[type].map((r) => r.name).join(', ')}`);
   return found.resource;
 }
 const names = (out: XdsResources, type: TypeUrl) => out.resources[type].map((r) => r.name);
@@ -46,7 +53,8 @@ describe('translator', () => {
       name: 'payments.shop',
       api_listener: {
         api_listener: {
-          '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+          '@type':
+            'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
           stat_prefix: 'payments.shop',
           rds: { route_config_name: 'payments.shop', config_source: { ads: {}, resource_api_version: 'V3' } },
           http_filters: [
@@ -70,17 +78,17 @@ describe('translator', () => {
     });
     expect(get(out, TypeUrl.Cluster, 'payments.shop')).toMatchObject({
       type: 'EDS',
-      eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'payments.shop' },
+      eds_cluster_config: {
+        eds_config: { ads: {}, resource_api_version: 'V3' },
+        service_name: 'payments.shop',
+      },
       lb_policy: 'ROUND_ROBIN',
     });
     const cla = get(out, TypeUrl.ClusterLoadAssignment, 'payments.shop');
     expect(cla.endpoints).toEqual([
       {
         locality: { region: REGION, zone: 'a' },
-        lb_endpoints: [
-          lbEndpoint('10.0.0.1', 9091, 1),
-          lbEndpoint('10.0.0.3', 9091, 3),
-        ],
+        lb_endpoints: [lbEndpoint('10.0.0.1', 9091, 1), lbEndpoint('10.0.0.3', 9091, 3)],
         load_balancing_weight: { value: 4 },
         priority: 0,
       },
@@ -148,12 +156,23 @@ describe('translator', () => {
           {
             name: 'beta',
             matches: [
-              { headers: [{ name: 'x-beta', exact: 'yes' }, { name: 'x-debug', present: false }] },
+              {
+                headers: [
+                  { name: 'x-beta', exact: 'yes' },
+                  { name: 'x-debug', present: false },
+                ],
+              },
               { path: { regex: '^/payments\\.v1\\.Payments/Refund.*' }, method: 'POST' },
             ],
             backends: [{ subset: 'v2', weight: 1 }],
           },
-          { matches: [{ path: { exact: '/health' } }, { path: { prefix: '/p' }, headers: [{ name: 'x-t', prefix: 'a' }] }], backends: [{ subset: 'v1', weight: 1 }] },
+          {
+            matches: [
+              { path: { exact: '/health' } },
+              { path: { prefix: '/p' }, headers: [{ name: 'x-t', prefix: 'a' }] },
+            ],
+            backends: [{ subset: 'v1', weight: 1 }],
+          },
         ],
       }),
     ]);
@@ -218,15 +237,16 @@ describe('translator', () => {
       remoteEndpoints(NS, 'payments', 'us-east', { address: '192.0.2.10', port: 15443 }, 4),
     ]);
     const v1 = get(out, TypeUrl.ClusterLoadAssignment, 'payments.shop|v1');
-    expect(v1.endpoints.flatMap((l: any) => l.lb_endpoints.map((e: any) => e.endpoint.address.socket_address.address))).toEqual([
-      '10.0.0.1',
-      '10.0.0.3',
-    ]);
+    expect(
+      v1.endpoints.flatMap((l: Loose) =>
+        l.lb_endpoints.map((e: Loose) => e.endpoint.address.socket_address.address),
+      ),
+    ).toEqual(['10.0.0.1', '10.0.0.3']);
     const v2 = get(out, TypeUrl.ClusterLoadAssignment, 'payments.shop|v2');
     expect(v2.endpoints).toHaveLength(1);
     expect(v2.endpoints[0].locality).toEqual({ region: REGION, zone: 'b' });
     const whole = get(out, TypeUrl.ClusterLoadAssignment, 'payments.shop');
-    expect(whole.endpoints.map((l: any) => [l.locality, l.priority])).toEqual([
+    expect(whole.endpoints.map((l: Loose) => [l.locality, l.priority])).toEqual([
       [{ region: REGION, zone: 'a' }, 0],
       [{ region: REGION, zone: 'b' }, 0],
       [{ region: 'us-east' }, 1],
@@ -238,7 +258,10 @@ describe('translator', () => {
     const out = translate([
       service('payments'),
       paymentsEndpoints,
-      route('payments', { rules: [{ backends: [{ weight: 1 }] }], failover: ['us-west', 'eu-west', 'ap-south'] }),
+      route('payments', {
+        rules: [{ backends: [{ weight: 1 }] }],
+        failover: ['us-west', 'eu-west', 'ap-south'],
+      }),
       remoteEndpoints(NS, 'payments', 'ap-south', gw(1), 2),
       remoteEndpoints(NS, 'payments', 'us-west', gw(2), 7),
       remoteEndpoints(NS, 'payments', 'af-north', gw(3), 1),
@@ -311,7 +334,9 @@ describe('translator', () => {
     const out = translate([service('payments'), policy('payments', { loadBalancer: lb })]);
     const cluster = get(out, TypeUrl.Cluster, 'payments.shop');
     expect(cluster.lb_policy).toBeUndefined();
-    const types = cluster.load_balancing_policy.policies.map((p: any) => p.typed_extension_config.typed_config['@type']);
+    const types = cluster.load_balancing_policy.policies.map(
+      (p: Loose) => p.typed_extension_config.typed_config['@type'],
+    );
     expect(types).toEqual([
       `type.googleapis.com/envoy.extensions.load_balancing_policies.${first}`,
       `type.googleapis.com/envoy.extensions.load_balancing_policies.${fallback}`,
@@ -324,7 +349,12 @@ describe('translator', () => {
       policy('payments', {
         subsets: [{ name: 'v1', labels: { version: 'v1' } }],
         circuitBreaker: { maxConnections: 100, maxPendingRequests: 10, maxRequests: 50, maxRetries: 3 },
-        outlierDetection: { consecutive5xx: 5, interval: '10s', baseEjectionTime: '30s', maxEjectionPercent: 50 },
+        outlierDetection: {
+          consecutive5xx: 5,
+          interval: '10s',
+          baseEjectionTime: '30s',
+          maxEjectionPercent: 50,
+        },
       }),
     ]);
     for (const name of ['payments.shop', 'payments.shop|v1']) {
@@ -401,7 +431,9 @@ describe('translator', () => {
     ]);
     expect(get(out, TypeUrl.ClusterLoadAssignment, 'payments.shop').endpoints).toEqual([]);
     expect(names(out, TypeUrl.Cluster)).toEqual(['payments.shop']);
-    expect(out.warnings).toEqual(['ServiceEndpoints ghost-eu-west refers to Service shop/ghost, which is not in the view; skipped']);
+    expect(out.warnings).toEqual([
+      'ServiceEndpoints ghost-eu-west refers to Service shop/ghost, which is not in the view; skipped',
+    ]);
   });
 
   test('the output depends on the content of the view, not on the order of its keys', () => {
