@@ -75,6 +75,9 @@ export interface SyncEngineDeps {
   onPublished?: (region: string, kind: 'delta' | 'snapshot', result: PublishResult, rawBytes: number) => void;
 }
 
+/** Publication attempts against a chain other replicas keep advancing, before giving up for a retry later. */
+const MAX_PUBLISH_ATTEMPTS = 5;
+
 export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   return new Engine(deps);
 }
@@ -297,7 +300,13 @@ class Engine implements SyncEngine {
     };
   }
 
-  private async send(region: string, st: RegionState, msgs: OutgoingMessage[], kind: 'delta' | 'snapshot') {
+  private async send(
+    region: string,
+    st: RegionState,
+    msgs: OutgoingMessage[],
+    kind: 'delta' | 'snapshot',
+    attempt = 1,
+  ): Promise<PublishResult> {
     const expected = st.stats.head?.seq ?? 0;
     const hash = this.scoper.hash(region)!;
     try {
@@ -329,12 +338,22 @@ class Engine implements SyncEngine {
       // of us, adopt its head (we will catch up as we process the same changes); otherwise a
       // snapshot on top of its head is valid whatever it published.
       const head = await this.readHead(region, st);
-      if (head && (head.hash === hash || head.version > st.version)) {
+      // A snapshot must really be on the stream (an agent is told to start at it): retry it
+      // on the new head rather than adopting whatever the other replica published.
+      if (kind === 'delta' && head && (head.hash === hash || head.version > st.version)) {
         if (head.hash === hash) st.version = head.version;
         this.settle(st);
         return { firstSeq: head.seq, lastSeq: head.seq, bytes: 0, duplicate: true };
       }
-      return this.sendSnapshot(region, st);
+      if (attempt >= MAX_PUBLISH_ATTEMPTS) throw err;
+      const snap = await encodeSnapshot(
+        region,
+        st.version,
+        hash,
+        this.scoper.resources(region)!,
+        this.encodeOpts(st),
+      );
+      return this.send(region, st, snap, 'snapshot', attempt + 1);
     }
   }
 
