@@ -159,7 +159,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         store,
         logger: log,
         onView: serve,
-        options: { maxPayloadBytes: config.maxPayload, batch: 16, pullExpiresMs: 5_000 },
+        options: { maxPayloadBytes: config.maxPayload, batch: 16, pullExpiresMs: 5_000, maxReplayMessages: 500 },
       });
       await sync.start(initial);
       uplink.changed();

@@ -52,6 +52,8 @@ export interface SyncClientDeps {
     batch: number;
     /** How long one pull waits for messages. */
     pullExpiresMs: number;
+    /** A backlog longer than this many messages is skipped with a fresh snapshot. */
+    maxReplayMessages: number;
   };
 }
 
@@ -117,6 +119,7 @@ class Client implements SyncClient {
     while (!this.stopped) {
       try {
         await this.ensureConsumer();
+        await this.skipLongBacklog();
         backoff = 250;
         await this.pullUntilReset();
       } catch (err) {
@@ -142,6 +145,18 @@ class Client implements SyncClient {
     }
     const start = this.current.streamSeq > 0 ? this.current.streamSeq + 1 : await this.requestSnapshot();
     await this.createConsumer(start);
+  }
+
+  /**
+   * An agent that was away long enough to have a long backlog asks for a snapshot instead of
+   * replaying every delta: one view costs less on the line than a long history of changes.
+   */
+  private async skipLongBacklog(): Promise<void> {
+    const info = await this.deps.jsm.consumers.info(SYNC_STREAM, this.durable);
+    if (info.num_pending > this.deps.options.maxReplayMessages) {
+      this.log.info({ pending: info.num_pending }, 'backlog too long to replay; requesting a snapshot');
+      await this.resync();
+    }
   }
 
   private async createConsumer(startSeq: number): Promise<void> {
