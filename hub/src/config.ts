@@ -18,7 +18,7 @@ Options (each also read from the environment variable shown):
   --max-wait <duration>     longest a change waits under bursts   FEDMESH_MAX_WAIT      [1s]
   --chunk-size <size>       bytes per sync message                FEDMESH_CHUNK_SIZE    [64KiB]
   --compression-level <n>   brotli quality 0-11 / gzip level 1-9  FEDMESH_COMPRESSION_LEVEL [9]
-  --body-limit <size>       largest admin request body            FEDMESH_BODY_LIMIT    [1MiB]
+  --body-limit <size>       largest admin request body (per resource; POST /v1/apply takes 16x)  FEDMESH_BODY_LIMIT [1MiB]
   --tokens-file <file>      YAML/JSON {tokens: [{token, role: admin|read-only, name?}]}  FEDMESH_TOKENS_FILE
                             (name is the actor in the audit log; default token-<sha256 prefix>)
   --audit-max-age <dur>     how long the audit log (stream FEDMESH_AUDIT) keeps entries  FEDMESH_AUDIT_MAX_AGE [2160h]

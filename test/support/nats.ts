@@ -48,7 +48,10 @@ export interface NatsServerHandle {
   /** `nats://127.0.0.1:<port>` */
   readonly url: string;
   readonly port: number;
-  /** JetStream store directory; survives stop/kill/restart, removed by cleanup. */
+  /**
+   * JetStream store directory; survives stop/kill/restart, removed by cleanup. In the Docker fallback
+   * it is a path inside the container, gone once the container stops.
+   */
   readonly storeDir: string;
   readonly name: string;
   /** HTTP monitoring base URL (`/varz`, `/jsz`, `/leafz`, `/connz`, `/routez`). */
@@ -574,7 +577,7 @@ async function startInDocker(opts: NatsServerOptions): Promise<NatsServerHandle>
   const handle: NatsServerHandle = {
     url,
     port: container.getMappedPort(4222),
-    storeDir: `${plan.storeDir} (inside the container, removed on stop)`,
+    storeDir: plan.storeDir,
     name,
     monitorUrl: `http://${host}:${container.getMappedPort(8222)}`,
     leafUrl: undefined,

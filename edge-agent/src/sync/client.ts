@@ -33,6 +33,8 @@ export interface SyncCounters {
   applied: number;
   rejected: number;
   resyncs: number;
+  /** Replays from the agent's own position after out-of-order delivery (not an error). */
+  rewinds: number;
   lastError?: string;
 }
 
@@ -81,6 +83,7 @@ class Client implements SyncClient {
     applied: 0,
     rejected: 0,
     resyncs: 0,
+    rewinds: 0,
   };
   private stopped = false;
   private loop: Promise<void> | undefined;
@@ -88,6 +91,9 @@ class Client implements SyncClient {
   private partial: PartialPayload | undefined;
   private readonly log: Logger;
   private readonly durable: string;
+  private attached = false;
+  /** Rewinds since the last applied message: a second one in a row means a real gap. */
+  private rewinds = 0;
 
   constructor(private readonly deps: SyncClientDeps) {
     this.log = deps.logger.child({ component: 'sync' });
@@ -137,14 +143,31 @@ class Client implements SyncClient {
    * message when the agent has state, or at a fresh snapshot requested from the hub.
    */
   private async ensureConsumer(): Promise<void> {
-    try {
-      await this.deps.jsm.consumers.info(SYNC_STREAM, this.durable);
-      return;
-    } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+    if (this.attached) {
+      try {
+        await this.deps.jsm.consumers.info(SYNC_STREAM, this.durable);
+        return;
+      } catch (err) {
+        if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+      }
     }
-    const start = this.current.streamSeq > 0 ? this.current.streamSeq + 1 : await this.requestSnapshot();
-    await this.createConsumer(start);
+    // On the first attach of this process the durable is recreated at what the agent persisted:
+    // messages delivered to a crashed predecessor but never acked would otherwise come back
+    // only after the ack wait, behind newer ones.
+    if (this.current.streamSeq > 0) await this.rewind();
+    else await this.recreateConsumer(await this.requestSnapshot());
+    this.attached = true;
+  }
+
+  /** Restarts delivery right after the last message this agent applied. */
+  private async rewind(): Promise<void> {
+    this.partial = undefined;
+    await this.recreateConsumer(this.current.streamSeq + 1);
+  }
+
+  private async recreateConsumer(startSeq: number): Promise<void> {
+    await this.deps.jsm.consumers.delete(SYNC_STREAM, this.durable).catch(() => undefined);
+    await this.createConsumer(startSeq);
   }
 
   /**
@@ -195,9 +218,7 @@ class Client implements SyncClient {
   /** Throws away the consumer and starts again at a fresh snapshot (after a gap or a bad message). */
   private async resync(): Promise<void> {
     this.partial = undefined;
-    const seq = await this.requestSnapshot();
-    await this.deps.jsm.consumers.delete(SYNC_STREAM, this.durable).catch(() => undefined);
-    await this.createConsumer(seq);
+    await this.recreateConsumer(await this.requestSnapshot());
   }
 
   private async pullUntilReset(): Promise<void> {
@@ -208,24 +229,25 @@ class Client implements SyncClient {
         expires: this.deps.options.pullExpiresMs,
       });
       this.messages = batch;
-      let reset = false;
+      let reset: 'resync' | 'rewind' | undefined;
       for await (const m of batch) {
         const outcome = await this.handle(m);
-        if (outcome === 'resync') {
-          reset = true;
+        if (outcome !== 'ok') {
+          reset = outcome;
           break;
         }
       }
       if (reset) {
         await batch.close().catch(() => undefined);
-        await this.resync();
+        if (reset === 'rewind') await this.rewind();
+        else await this.resync();
         return;
       }
     }
   }
 
   /** Handles one message; returns 'resync' when the chain is broken and a snapshot is needed. */
-  private async handle(m: JsMsg): Promise<'ok' | 'resync'> {
+  private async handle(m: JsMsg): Promise<'ok' | 'resync' | 'rewind'> {
     this.stats.messagesReceived++;
     this.stats.bytesReceived += m.data.byteLength + headerBytes(m);
     let meta: EnvelopeMeta;
@@ -257,7 +279,28 @@ class Client implements SyncClient {
       } catch (err) {
         throw new FedmeshError(ErrorCode.DecodeFailed, 'payload is not JSON', { cause: err });
       }
-      const outcome = applyPayload(this.current.view, meta, payload);
+      let outcome: ReturnType<typeof applyPayload>;
+      try {
+        outcome = applyPayload(this.current.view, meta, payload);
+      } catch (err) {
+        // A delta from beyond what we hold is usually a message redelivered out of order after
+        // a reconnect: replay from our own position once before calling it a broken chain.
+        if (
+          isFedmeshError(err, ErrorCode.VersionGap) &&
+          meta.fromVersion > this.current.view.version &&
+          this.rewinds === 0
+        ) {
+          this.rewinds++;
+          this.stats.rewinds++;
+          this.log.info(
+            { seq: m.seq, held: this.current.view.version, from: meta.fromVersion },
+            'out of order; replaying from the held position',
+          );
+          return 'rewind';
+        }
+        throw err;
+      }
+      this.rewinds = 0;
       if (outcome.kind === 'skipped') {
         this.log.debug({ seq: m.seq, reason: outcome.reason }, 'message skipped');
         this.current = { ...this.current, streamSeq: m.seq };

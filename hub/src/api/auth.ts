@@ -1,18 +1,27 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode, FedmeshError } from '@fedmesh/shared';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 export const Role = { Admin: 'admin', ReadOnly: 'read-only' } as const;
 export type Role = (typeof Role)[keyof typeof Role];
 
-export interface AuthConfig {
-  /** token → role; empty means authentication is off (a warning is logged at start). */
-  tokens: ReadonlyMap<string, Role>;
+/** Who holds a token: the name is what the audit log records as the actor. */
+export interface Principal {
+  name: string;
+  role: Role;
 }
+
+export interface AuthConfig {
+  /** token → principal; empty means authentication is off (a warning is logged at start). */
+  tokens: ReadonlyMap<string, Principal>;
+}
+
+/** The actor of requests made while authentication is off. */
+export const ANONYMOUS: Principal = Object.freeze({ name: 'anonymous', role: Role.Admin });
 
 declare module 'fastify' {
   interface FastifyRequest {
-    actor: string;
+    principal: Principal;
   }
 }
 
@@ -20,33 +29,40 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Bearer-token auth on every /v1 route; read-only tokens may only read. */
 export function registerAuth(app: FastifyInstance, auth: AuthConfig): void {
-  app.decorateRequest('actor', 'anonymous');
+  app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (req: FastifyRequest) => {
-    if (auth.tokens.size === 0) return;
-    const header = req.headers.authorization;
-    const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!m) throw new FedmeshError(ErrorCode.Unauthorized, 'missing bearer token (Authorization: Bearer <token>)');
-    const role = lookup(auth.tokens, m[1]!);
-    if (!role) throw new FedmeshError(ErrorCode.Unauthorized, 'invalid token');
-    if (role === Role.ReadOnly && !READ_METHODS.has(req.method) && !isReadOnlyPost(req.url)) {
-      throw new FedmeshError(ErrorCode.Forbidden, 'this token is read-only');
+    if (auth.tokens.size === 0) {
+      req.principal = ANONYMOUS;
+      return;
     }
-    req.actor = role === Role.Admin ? 'admin' : 'reader';
+    const header = req.headers.authorization;
+    const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!m)
+      throw new FedmeshError(ErrorCode.Unauthorized, 'missing bearer token (Authorization: Bearer <token>)');
+    const principal = lookup(auth.tokens, m[1]!);
+    if (!principal) throw new FedmeshError(ErrorCode.Unauthorized, 'invalid token');
+    if (principal.role === Role.ReadOnly && !READ_METHODS.has(req.method) && !isDryRunApply(req)) {
+      throw new FedmeshError(ErrorCode.Forbidden, `token "${principal.name}" is read-only`);
+    }
+    req.principal = principal;
   });
 }
 
-/** Dry runs and previews change nothing, so read-only tokens may call them. */
-function isReadOnlyPost(url: string): boolean {
-  return /[?&]dryRun=true(&|$)/.test(url) || /\/preview(\?|$)/.test(url);
+/** A dry-run apply changes nothing, so read-only tokens may call it (`fedmeshctl diff`). */
+function isDryRunApply(req: FastifyRequest): boolean {
+  if (req.method !== 'POST' || req.routeOptions.url !== '/v1/apply') return false;
+  const q = req.url.indexOf('?');
+  const values = q >= 0 ? new URLSearchParams(req.url.slice(q + 1)).getAll('dryRun') : [];
+  return values.length === 1 && values[0] === 'true';
 }
 
 /** Constant-time over every configured token, so response time does not leak a prefix match. */
-function lookup(tokens: ReadonlyMap<string, Role>, presented: string): Role | undefined {
-  let found: Role | undefined;
+function lookup(tokens: ReadonlyMap<string, Principal>, presented: string): Principal | undefined {
+  let found: Principal | undefined;
   const p = Buffer.from(presented);
-  for (const [token, role] of tokens) {
+  for (const [token, principal] of tokens) {
     const t = Buffer.from(token);
-    if (t.length === p.length && timingSafeEqual(t, p)) found = role;
+    if (t.length === p.length && timingSafeEqual(t, p)) found = principal;
   }
   return found;
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, type FieldIssue, FedmeshError, isFedmeshError } from '@fedmesh/shared';
+import { ErrorCode, FedmeshError, type FieldIssue, isFedmeshError } from '@fedmesh/shared';
 
 /** The one error catalogue of the REST API: error code → HTTP status. */
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -29,6 +29,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: ErrorCode.Invalid,
   FST_ERR_CTP_INVALID_JSON_BODY: ErrorCode.Invalid,
   FST_ERR_VALIDATION: ErrorCode.Invalid,
+  FST_ERR_BAD_URL: ErrorCode.Invalid,
 };
 
 export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
@@ -42,7 +43,12 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
   const mapped = e.code ? FASTIFY_CODES[e.code] : undefined;
   if (mapped) return toHttpError(new FedmeshError(mapped, cleanFastifyMessage(e.message ?? mapped)));
   if (e instanceof SyntaxError || (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)) {
-    const code = e.statusCode === 413 ? ErrorCode.PayloadTooLarge : e.statusCode === 415 ? ErrorCode.UnsupportedMediaType : ErrorCode.Invalid;
+    const code =
+      e.statusCode === 413
+        ? ErrorCode.PayloadTooLarge
+        : e.statusCode === 415
+          ? ErrorCode.UnsupportedMediaType
+          : ErrorCode.Invalid;
     return toHttpError(new FedmeshError(code, cleanFastifyMessage(e.message ?? 'bad request')));
   }
   return { status: 500, body: { error: { code: ErrorCode.Internal, message: 'internal error' } } };

@@ -1,5 +1,5 @@
+import { ErrorCode, FedmeshError, invalid, isDnsLabel, parseByteRate, parseByteSize } from '@fedmesh/shared';
 import type { FastifyInstance } from 'fastify';
-import { ErrorCode, FedmeshError, isDnsLabel, invalid, parseByteRate, parseByteSize } from '@fedmesh/shared';
 import type { ApiDeps } from './server.js';
 
 /** What `GET /v1/regions/{region}` shows: desired against applied, and how the line is doing. */
@@ -32,9 +32,14 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
     const link = regionRes?.kind === 'Region' ? regionRes.spec.link : undefined;
     const inSync = report?.hash === view.hash;
     const now = Date.now();
-    const stale = !received || now - received.receivedAt.getTime() > deps.staleAfterHeartbeats * report!.heartbeatSeconds * 1000;
+    const stale =
+      !received ||
+      now - received.receivedAt.getTime() > deps.staleAfterHeartbeats * report!.heartbeatSeconds * 1000;
     const publishedAt = stats?.lastPublishedAt?.getTime();
-    deps.metrics.regionLagVersions.set({ region }, report ? Math.max(0, view.version - report.version) : view.version);
+    deps.metrics.regionLagVersions.set(
+      { region },
+      report ? Math.max(0, view.version - report.version) : view.version,
+    );
     return {
       region,
       desired: { version: view.version, hash: view.hash },
@@ -74,7 +79,9 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
   };
 
   app.get('/v1/regions', async () => ({ items: deps.engine.regions().map(summary) }));
-  app.get<{ Params: { region: string } }>('/v1/regions/:region', async (req) => summary(checkName(req.params.region)));
+  app.get<{ Params: { region: string } }>('/v1/regions/:region', async (req) =>
+    summary(checkName(req.params.region)),
+  );
   app.get<{ Params: { region: string } }>('/v1/regions/:region/view', async (req) => {
     const region = checkName(req.params.region);
     await deps.engine.flush();

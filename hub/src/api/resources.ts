@@ -1,9 +1,8 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
 import {
   CLUSTER_NAMESPACE,
-  checkReferences,
   ErrorCode,
   FedmeshError,
+  type FieldIssue,
   invalid,
   isClusterScoped,
   isDnsLabel,
@@ -15,8 +14,10 @@ import {
   type ResourceRef,
   refOf,
 } from '@fedmesh/shared';
-import type { StoredResource } from '../store/index.js';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ConfigChange, StoredResource } from '../store/index.js';
 import type { ApiDeps } from './server.js';
+import { checkReferencesInStore, describe, Outcome, type Writer } from './writes.js';
 
 interface RefParams {
   kind: string;
@@ -24,67 +25,82 @@ interface RefParams {
   name: string;
 }
 
-export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const { store, engine, metrics } = deps;
-  const counted = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      const out = await fn();
-      metrics.storeOps.inc({ op, result: 'ok' });
-      return out;
-    } catch (err) {
-      metrics.storeOps.inc({ op, result: (err as FedmeshError).code ?? 'error' });
-      throw err;
-    }
-  };
+export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writer: Writer): void {
+  const { store, audit } = deps;
 
-  app.get<{ Querystring: { kind?: string; namespace?: string } }>('/v1/resources', async (req) => {
-    const { kind, namespace } = req.query;
+  app.get<{ Querystring: { kind?: unknown; namespace?: unknown } }>('/v1/resources', async (req) => {
+    const kind = singleQuery(req.query.kind, 'kind');
+    const namespace = singleQuery(req.query.namespace, 'namespace');
     if (kind !== undefined && !isKnownKind(kind)) throw unknownKind(kind, 'kind');
-    const items = await counted('list', () =>
+    if (namespace !== undefined && namespace !== CLUSTER_NAMESPACE && !isDnsLabel(namespace)) {
+      throw invalid([{ path: 'namespace', message: DNS_LABEL }]);
+    }
+    const items = await writer.counted('list', () =>
       store.list({ ...(kind ? { kind } : {}), ...(namespace ? { namespace } : {}) }),
     );
     return { items: items.map(withRevision) };
   });
 
+  app.post('/v1/resources', async (req, reply) => {
+    const { resource } = await admit(req.body, undefined, writer);
+    const { revision } = await writer.write(resource, { createOnly: true }, req.principal);
+    reply.header('location', resourcePath(refOf(resource)));
+    return send(reply, 201, { resource, revision });
+  });
+
   app.get<{ Params: RefParams }>('/v1/resources/:kind/:namespace/:name', async (req, reply) => {
     const ref = parseRef(req.params);
-    const found = await counted('get', () => store.get(ref));
+    const found = await writer.get(ref);
     if (!found) throw notFound(ref);
     return send(reply, 200, found);
   });
 
   app.put<{ Params: RefParams }>('/v1/resources/:kind/:namespace/:name', async (req, reply) => {
     const ref = parseRef(req.params);
-    const { resource, bodyRevision } = admit(req.body, ref, (r) => engine.resource(r));
+    const { resource, bodyRevision } = await admit(req.body, ref, writer);
     const ifMatch = parseRevisionHeader(req.headers['if-match'], 'If-Match') ?? bodyRevision;
-    const createOnly = req.headers['if-none-match'] === '*';
-    let revision: number;
-    let status = 200;
-    if (createOnly) {
-      revision = await counted('create', () => store.create(resource));
-      status = 201;
-    } else if (ifMatch !== undefined) {
-      revision = await counted('update', () => store.update(resource, ifMatch)).catch((err) => {
-        // A precondition on something that does not exist fails the precondition (RFC 9110).
-        if ((err as FedmeshError).code === ErrorCode.NotFound) {
-          throw new FedmeshError(ErrorCode.RevisionMismatch, `${describe(ref)} does not exist`, { cause: err });
-        }
-        throw err;
-      });
-    } else {
-      const existed = engine.resource(ref) !== undefined;
-      revision = await counted('put', () => store.put(resource));
-      if (!existed) status = 201;
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (ifNoneMatch !== undefined && ifNoneMatch !== '*') {
+      throw invalid([{ path: 'If-None-Match', message: 'only "*" (create only) is supported' }]);
     }
-    return send(reply, status, { resource, revision });
+    if (ifNoneMatch === '*' && ifMatch !== undefined) {
+      throw invalid([
+        { path: 'If-None-Match', message: 'cannot be combined with If-Match or metadata.revision' },
+      ]);
+    }
+    const pre = ifNoneMatch === '*' ? { createOnly: true } : ifMatch !== undefined ? { ifMatch } : {};
+    const { outcome, revision } = await writer.write(resource, pre, req.principal);
+    return send(reply, outcome === Outcome.Created ? 201 : 200, { resource, revision });
   });
 
   app.delete<{ Params: RefParams }>('/v1/resources/:kind/:namespace/:name', async (req) => {
     const ref = parseRef(req.params);
     const ifMatch = parseRevisionHeader(req.headers['if-match'], 'If-Match');
-    const revision = await counted('delete', () => store.delete(ref, ifMatch));
+    const revision = await writer.delete(ref, ifMatch, req.principal);
     return { deleted: ref, revision };
   });
+
+  app.get<{ Params: RefParams }>('/v1/resources/:kind/:namespace/:name/history', async (req) => {
+    const ref = parseRef(req.params);
+    const [changes, trail] = await Promise.all([
+      writer.counted('history', () => store.history(ref)),
+      audit.list({ ref, limit: 1000 }),
+    ]);
+    if (changes.length === 0) throw notFound(ref);
+    // The store knows what changed, the audit log who changed it; joined on the revision.
+    const actors = new Map(trail.map((e) => [e.revision, e.actor]));
+    return { ref, items: changes.map((c) => historyItem(c, actors.get(c.revision))) };
+  });
+}
+
+function historyItem(c: ConfigChange, actor: string | undefined) {
+  return {
+    revision: c.revision,
+    time: c.time.toISOString(),
+    op: c.op,
+    actor: actor ?? null,
+    ...(c.resource ? { resource: c.resource } : {}),
+  };
 }
 
 function send(reply: FastifyReply, status: number, s: StoredResource) {
@@ -93,23 +109,29 @@ function send(reply: FastifyReply, status: number, s: StoredResource) {
 }
 
 /** Responses carry the revision in `metadata.revision`, like Kubernetes' resourceVersion. */
-function withRevision(s: StoredResource) {
+export function withRevision(s: StoredResource) {
   return { ...s.resource, metadata: { ...s.resource.metadata, revision: s.revision } };
 }
+
+export function resourcePath(ref: ResourceRef): string {
+  return `/v1/resources/${ref.kind}/${ref.namespace}/${ref.name}`;
+}
+
+const DNS_LABEL = 'must be a DNS-1123 label (lowercase a-z, 0-9, "-", at most 63)';
 
 export function parseRef(p: RefParams): ResourceRef {
   if (!isKnownKind(p.kind)) throw unknownKind(p.kind, 'kind');
   const kind = p.kind as Kind;
   if (isClusterScoped(kind)) {
     if (p.namespace !== CLUSTER_NAMESPACE) {
-      throw invalid([{ path: 'namespace', message: `${kind} is cluster-scoped: use "${CLUSTER_NAMESPACE}"` }]);
+      throw invalid([
+        { path: 'namespace', message: `${kind} is cluster-scoped: use "${CLUSTER_NAMESPACE}"` },
+      ]);
     }
   } else if (!isDnsLabel(p.namespace)) {
-    throw invalid([{ path: 'namespace', message: 'must be a DNS-1123 label (lowercase a-z, 0-9, "-", at most 63)' }]);
+    throw invalid([{ path: 'namespace', message: DNS_LABEL }]);
   }
-  if (!isDnsLabel(p.name)) {
-    throw invalid([{ path: 'name', message: 'must be a DNS-1123 label (lowercase a-z, 0-9, "-", at most 63)' }]);
-  }
+  if (!isDnsLabel(p.name)) throw invalid([{ path: 'name', message: DNS_LABEL }]);
   return { kind, namespace: p.namespace, name: p.name };
 }
 
@@ -118,10 +140,21 @@ export function parseRef(p: RefParams): ResourceRef {
  * and referring only to things that exist. `metadata.revision` from an earlier GET is accepted
  * and used as the expected revision, so get → edit → put is safe by default.
  */
-export function admit(
+export async function admit(
   body: unknown,
   ref: ResourceRef | undefined,
-  lookup: (ref: ResourceRef) => Resource | undefined,
+  writer: Pick<Writer, 'get'>,
+): Promise<{ resource: Resource; bodyRevision: number | undefined }> {
+  const { resource, bodyRevision } = parseDocument(body, ref);
+  const refIssues = await checkReferencesInStore(resource, writer.get);
+  if (refIssues.length) throw invalid(refIssues, `invalid ${resource.kind} manifest`);
+  return { resource, bodyRevision };
+}
+
+/** Schema and path checks of one manifest, without looking anything up. */
+export function parseDocument(
+  body: unknown,
+  ref: ResourceRef | undefined,
 ): { resource: Resource; bodyRevision: number | undefined } {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalid([{ path: '', message: 'body must be one manifest (a JSON or YAML object)' }]);
@@ -141,37 +174,48 @@ export function admit(
   const resource = parseManifest(input, defaultNamespace ? { defaultNamespace } : {});
   if (ref) {
     const got = refOf(resource);
-    const issues = [];
-    if (got.kind !== ref.kind) issues.push({ path: 'kind', message: `is "${got.kind}" but the path says "${ref.kind}"` });
+    const issues: FieldIssue[] = [];
+    if (got.kind !== ref.kind)
+      issues.push({ path: 'kind', message: `is "${got.kind}" but the path says "${ref.kind}"` });
     if (got.namespace !== ref.namespace) {
-      issues.push({ path: 'metadata.namespace', message: `is "${got.namespace}" but the path says "${ref.namespace}"` });
+      issues.push({
+        path: 'metadata.namespace',
+        message: `is "${got.namespace}" but the path says "${ref.namespace}"`,
+      });
     }
-    if (got.name !== ref.name) issues.push({ path: 'metadata.name', message: `is "${got.name}" but the path says "${ref.name}"` });
+    if (got.name !== ref.name)
+      issues.push({ path: 'metadata.name', message: `is "${got.name}" but the path says "${ref.name}"` });
     if (issues.length) throw invalid(issues, 'manifest does not match the URL');
   }
-  const refIssues = checkReferences(resource, lookup);
-  if (refIssues.length) throw invalid(refIssues, `invalid ${resource.kind} manifest`);
   return { resource, bodyRevision };
 }
 
 export function parseRevisionHeader(value: string | string[] | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
-  const raw = (Array.isArray(value) ? value[0] : value)!.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  const raw = (Array.isArray(value) ? value[0] : value)!
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
   const n = Number(raw);
-  if (raw === '' || !Number.isSafeInteger(n) || n < 0) {
+  if (raw === '' || !/^\d+$/.test(raw) || !Number.isSafeInteger(n)) {
     throw invalid([{ path: name, message: 'must be a revision as returned in ETag, e.g. "42"' }]);
   }
   return n;
 }
 
-function unknownKind(kind: string, path: string): FedmeshError {
-  return invalid([{ path, message: `unknown kind "${kind.slice(0, 100)}"; valid kinds: ${KINDS.join(', ')}` }]);
+/** Query parameters given twice arrive as arrays; a filter means one value. */
+export function singleQuery(v: unknown, name: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw invalid([{ path: name, message: 'must be given once' }]);
+  return v;
+}
+
+export function unknownKind(kind: string, path: string): FedmeshError {
+  return invalid([
+    { path, message: `unknown kind "${kind.slice(0, 100)}"; valid kinds: ${KINDS.join(', ')}` },
+  ]);
 }
 
 function notFound(ref: ResourceRef): FedmeshError {
   return new FedmeshError(ErrorCode.NotFound, `${describe(ref)} not found`);
-}
-
-export function describe(ref: ResourceRef): string {
-  return `${ref.kind} ${ref.namespace}/${ref.name}`;
 }

@@ -1,23 +1,34 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { parseAllDocuments } from 'yaml';
 import { ErrorCode, FedmeshError, type Logger } from '@fedmesh/shared';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify';
+import { parseAllDocuments } from 'yaml';
+import type { AuditLog } from '../audit/index.js';
 import type { HubMetrics } from '../metrics/index.js';
 import type { StatusIntake } from '../regions/status.js';
 import type { ConfigStore } from '../store/index.js';
 import type { SyncEngine } from '../sync/index.js';
+import { registerApplyRoute } from './apply.js';
 import { type AuthConfig, registerAuth } from './auth.js';
+import { registerChangeRoutes } from './changes.js';
 import { toHttpError } from './errors.js';
+import { buildOpenApi } from './openapi.js';
 import { registerRegionRoutes } from './regions.js';
 import { registerResourceRoutes } from './resources.js';
+import { createWriter } from './writes.js';
 
 export interface ApiDeps {
   store: ConfigStore;
+  audit: AuditLog;
   engine: SyncEngine;
   status: StatusIntake;
   metrics: HubMetrics;
   logger: Logger;
   auth: AuthConfig;
-  /** Largest request body accepted, in bytes (413 above). */
+  /** Largest request body accepted, in bytes (413 above); `POST /v1/apply` takes 16 times this. */
   bodyLimit: number;
   /** A region whose agent has not reported for this many heartbeats is marked stale. */
   staleAfterHeartbeats: number;
@@ -25,27 +36,52 @@ export interface ApiDeps {
   ready: () => boolean;
 }
 
-const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
+export const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
 /** Builds the admin API. Tests drive it with `inject()`; `main.ts` calls `listen()`. */
 export function buildServer(deps: ApiDeps): FastifyInstance {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Requests are counted and timed in /metrics; a log line each would drown the useful ones.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit,
     return503OnClosing: true,
+    // Names are DNS labels and kinds are short: a long URL is an attack or a mistake.
+    routerOptions: { maxParamLength: 512 },
+    // Errors Fastify raises before routing (a URL that does not decode) get the same body as ours.
+    frameworkErrors: (err, _req, reply) => {
+      const { status, body } = toHttpError(err);
+      (reply as FastifyReply).code(status).send(body);
+    },
+  });
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url });
+  });
+  app.decorate('fedmeshRoutes', routes);
+
+  // Only JSON and YAML: anything else is a 415, not a string handed to a route.
+  app.removeContentTypeParser(['text/plain']);
+  // Some clients send a JSON content type on a bodiless DELETE; that is no reason to refuse it.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '' && req.method !== 'PUT' && req.method !== 'POST') done(null, undefined);
+    else json(req, body as string, done);
   });
 
   // YAML bodies arrive as one document or many; routes see plain values either way.
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => {
     try {
+      // The yaml library caps alias expansion (billion laughs) when converting to JS values.
       const docs = parseAllDocuments(body as string);
-      const errors = docs.flatMap((d) => ('errors' in d ? d.errors : []));
+      const all = Array.isArray(docs) ? docs : [docs];
+      const errors = all.flatMap((d) => ('errors' in d ? d.errors : []));
       if (errors.length > 0) {
         done(new FedmeshError(ErrorCode.Invalid, `malformed YAML: ${errors[0]!.message}`), undefined);
         return;
       }
-      const values = docs.map((d) => d.toJSON()).filter((v) => v !== null && v !== undefined);
+      const values = all.map((d) => d.toJSON()).filter((v) => v !== null && v !== undefined);
       done(null, values.length === 1 ? values[0] : values);
     } catch (err) {
       done(new FedmeshError(ErrorCode.Invalid, `malformed YAML: ${(err as Error).message}`), undefined);
@@ -58,10 +94,13 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { code: ErrorCode.NotFound, message: `no route ${req.method} ${req.url}` } });
+    reply
+      .code(404)
+      .send({ error: { code: ErrorCode.NotFound, message: `no route ${req.method} ${truncate(req.url)}` } });
   });
 
   app.addHook('onResponse', async (req, reply) => {
+    // The route pattern, never the raw URL: label values stay bounded whatever clients send.
     const route = req.routeOptions.url ?? 'unmatched';
     deps.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
     deps.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
@@ -74,11 +113,30 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   app.get('/metrics', async (_req, reply) => {
     reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
+  let openapi: string | undefined;
+  app.get('/openapi.json', async (_req, reply) => {
+    openapi ??= JSON.stringify(buildOpenApi());
+    reply.type('application/json').send(openapi);
+  });
 
+  const writer = createWriter(deps);
   app.register(async (v1) => {
     registerAuth(v1, deps.auth);
-    registerResourceRoutes(v1, deps);
+    registerResourceRoutes(v1, deps, writer);
+    registerApplyRoute(v1, deps, writer);
+    registerChangeRoutes(v1, deps, writer);
     registerRegionRoutes(v1, deps);
   });
   return app;
+}
+
+function truncate(s: string): string {
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered (method and URL pattern), for the OpenAPI completeness test. */
+    fedmeshRoutes: readonly { method: string; url: string }[];
+  }
 }

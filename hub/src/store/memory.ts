@@ -95,6 +95,9 @@ class MemoryConfigStore implements ConfigStore {
         ready = true;
         opts.onReady?.();
       }
+      // The consumer may have aborted while handling a yielded change: an abort event that has
+      // already fired never fires again, so waiting for it would hang the watch forever.
+      if (opts.signal?.aborted) break;
       await new Promise<void>((resolve) => {
         const wake = () => {
           this.listeners.delete(wake);

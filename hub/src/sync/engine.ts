@@ -178,9 +178,19 @@ class Engine implements SyncEngine {
       await this.publishChanges();
       const st = this.states.get(region);
       if (!st) throw new FedmeshError(ErrorCode.NotFound, `region ${region} is not defined`);
-      if (!st.stats.head) await this.readHead(region, st);
-      const res = await this.sendSnapshot(region, st);
-      return { seq: res.firstSeq, version: st.version, hash: this.scoper.hash(region)! };
+      // A replica that is behind the stream waits to catch up rather than publish an older view.
+      for (let attempt = 1; ; attempt++) {
+        await this.readHead(region, st);
+        try {
+          const res = await this.sendSnapshot(region, st);
+          return { seq: res.firstSeq, version: st.version, hash: this.scoper.hash(region)! };
+        } catch (err) {
+          if (!isFedmeshError(err, ErrorCode.Unavailable) || !err.details.behind || attempt >= 50) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+          this.dirty = true;
+          await this.publishChanges();
+        }
+      }
     });
   }
 
@@ -255,6 +265,7 @@ class Engine implements SyncEngine {
     }
     for (const [region, st] of this.states) {
       if (!st.base) continue; // nothing pending
+      st.version = this.processed; // the pending view as of everything processed so far
       const s = st;
       await this.safely(region, st, () => this.publishPending(region, s));
     }
@@ -272,6 +283,9 @@ class Engine implements SyncEngine {
       this.settle(st);
       return undefined;
     }
+    // Another replica is ahead of us in the config history: publishing now would take the
+    // region back in time. Our watch will catch up and the next flush continues from there.
+    if (head && head.version > st.version) return undefined;
     const chainable = head && head.version === base.version && head.hash === base.hash && base.hash !== '';
     if (!chainable || st.deltasSinceSnapshot >= this.keyframeEvery) return this.sendSnapshot(region, st);
     const ops = opsFromChanges(st.pending);
@@ -344,6 +358,11 @@ class Engine implements SyncEngine {
         if (head.hash === hash) st.version = head.version;
         this.settle(st);
         return { firstSeq: head.seq, lastSeq: head.seq, bytes: 0, duplicate: true };
+      }
+      if (head && head.version > st.version) {
+        throw new FedmeshError(ErrorCode.Unavailable, `this hub is behind the stream of ${region}`, {
+          details: { behind: true },
+        });
       }
       if (attempt >= MAX_PUBLISH_ATTEMPTS) throw err;
       const snap = await encodeSnapshot(

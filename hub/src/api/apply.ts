@@ -1,0 +1,300 @@
+import {
+  ErrorCode,
+  FedmeshError,
+  type FieldIssue,
+  invalid,
+  isFedmeshError,
+  type Kind,
+  type Resource,
+  refKey,
+  refOf,
+} from '@fedmesh/shared';
+import type { Operation } from 'fast-json-patch';
+import type { FastifyInstance } from 'fastify';
+import type { StoredResource } from '../store/index.js';
+import { jsonPatch, readableDiff } from './diff.js';
+import { parseDocument } from './resources.js';
+import type { ApiDeps } from './server.js';
+import { checkReferencesInStore, type Outcome, sameContent, type Writer } from './writes.js';
+
+export const ApplyResult = {
+  Created: 'created',
+  Updated: 'updated',
+  Unchanged: 'unchanged',
+  Invalid: 'invalid',
+  /** Changed by someone else between the plan and the write, or a stale `metadata.revision`. */
+  Conflict: 'conflict',
+  /** Not attempted: another document was invalid, or the store failed before its turn. */
+  Skipped: 'skipped',
+} as const;
+export type ApplyResult = (typeof ApplyResult)[keyof typeof ApplyResult];
+
+export interface ApplyItem {
+  /** Position of the document in the request, from 0. */
+  index: number;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  result: ApplyResult;
+  revision?: number;
+  message?: string;
+  issues?: FieldIssue[];
+  /** Dry run: RFC 6902 operations from what is stored to the document. */
+  patch?: Operation[];
+  /** Dry run: the same change, one readable line per operation. */
+  diff?: string[];
+}
+
+export interface ApplyResponse {
+  dryRun: boolean;
+  summary: Record<ApplyResult, number>;
+  items: ApplyItem[];
+  error?: { code: string; message: string };
+}
+
+/**
+ * Writes go in dependency order whatever the order of the files, so the config never holds a
+ * route whose subsets or service are not there yet, even for a moment.
+ */
+const APPLY_ORDER: readonly Kind[] = [
+  'Region',
+  'Service',
+  'TrafficPolicy',
+  'ServiceEndpoints',
+  'TrafficRoute',
+  'AuthorizationPolicy',
+];
+const GET_CONCURRENCY = 32;
+
+interface Planned {
+  item: ApplyItem;
+  resource: Resource;
+  bodyRevision: number | undefined;
+  current?: StoredResource;
+}
+
+export function registerApplyRoute(app: FastifyInstance, deps: ApiDeps, writer: Writer): void {
+  // A bundle holds many resources; each document is still held to the per-resource limit.
+  app.post<{ Querystring: { dryRun?: unknown } }>(
+    '/v1/apply',
+    { bodyLimit: deps.bodyLimit * 16 },
+    async (req, reply) => {
+      const dryRun = parseBool(req.query.dryRun, 'dryRun');
+      const docs = documentsOf(req.body);
+      const { items, planned } = validate(docs, deps.bodyLimit);
+
+      const batch = new Map(planned.map((p) => [refKey(refOf(p.resource)), p.resource]));
+      const cache = new Map<string, Resource | null>();
+      await inChunks(planned, GET_CONCURRENCY, async (p) => {
+        const issues = await checkReferencesInStore(p.resource, writer.get, batch, cache);
+        if (issues.length) markInvalid(p.item, issues, `invalid ${p.resource.kind} manifest`);
+      });
+      await inChunks(planned, GET_CONCURRENCY, async (p) => {
+        p.current = await writer.get(refOf(p.resource));
+        plan(p, dryRun);
+      });
+
+      const failed = items.some((i) => i.result === ApplyResult.Invalid);
+      let error: ApplyResponse['error'];
+      let status = 200;
+      if (failed) {
+        status = 400;
+        const n = items.filter((i) => i.result === ApplyResult.Invalid).length;
+        error = {
+          code: ErrorCode.Invalid,
+          message: `${n} of ${items.length} documents are invalid; nothing was applied`,
+        };
+        if (!dryRun)
+          for (const p of planned)
+            if (p.item.result !== ApplyResult.Invalid)
+              skip(p.item, 'not applied: other documents are invalid');
+      } else if (!dryRun) {
+        const outcome = await write(planned, writer, req.principal);
+        status = outcome.status;
+        error = outcome.error;
+      }
+      if (!error && items.some((i) => i.result === ApplyResult.Conflict)) {
+        status = 409;
+        error = {
+          code: ErrorCode.RevisionMismatch,
+          message: 'some documents conflict with changes made since they were read',
+        };
+      }
+      const body: ApplyResponse = { dryRun, summary: summarize(items), items, ...(error ? { error } : {}) };
+      reply.code(status);
+      return body;
+    },
+  );
+}
+
+/** A JSON list, `{items: [...]}` (a List), one manifest, or the documents of a YAML stream. */
+export function documentsOf(body: unknown): unknown[] {
+  let docs: unknown;
+  if (Array.isArray(body)) docs = body;
+  else if (body && typeof body === 'object' && Array.isArray((body as { items?: unknown }).items)) {
+    const { kind } = body as { kind?: unknown };
+    if (kind !== undefined && kind !== 'List') {
+      throw invalid([
+        { path: 'kind', message: 'a body with "items" must be a List (kind: List or no kind)' },
+      ]);
+    }
+    docs = (body as { items: unknown[] }).items;
+  } else if (body && typeof body === 'object') docs = [body];
+  else
+    throw invalid([
+      { path: '', message: 'body must be a list of manifests, {items: [...]}, or YAML documents' },
+    ]);
+  const list = docs as unknown[];
+  if (list.length === 0) throw invalid([{ path: '', message: 'no documents to apply' }]);
+  return list;
+}
+
+function validate(docs: unknown[], perDocumentLimit: number): { items: ApplyItem[]; planned: Planned[] } {
+  const items: ApplyItem[] = [];
+  const planned: Planned[] = [];
+  const seen = new Map<string, number>();
+  docs.forEach((doc, index) => {
+    const item: ApplyItem = { index, ...identity(doc), result: ApplyResult.Invalid };
+    items.push(item);
+    const size = Buffer.byteLength(JSON.stringify(doc) ?? '');
+    if (size > perDocumentLimit) {
+      markInvalid(
+        item,
+        [{ path: '', message: `document is ${size} bytes; the limit is ${perDocumentLimit}` }],
+        'too large',
+      );
+      return;
+    }
+    try {
+      const { resource, bodyRevision } = parseDocument(doc, undefined);
+      const ref = refOf(resource);
+      Object.assign(item, { kind: ref.kind, namespace: ref.namespace, name: ref.name });
+      const first = seen.get(refKey(ref));
+      if (first !== undefined) {
+        markInvalid(item, [{ path: 'metadata.name', message: `duplicates document ${first}` }], 'duplicate');
+        return;
+      }
+      seen.set(refKey(ref), index);
+      item.result = ApplyResult.Skipped; // until planned
+      planned.push({ item, resource, bodyRevision });
+    } catch (err) {
+      if (!isFedmeshError(err, ErrorCode.Invalid)) throw err;
+      markInvalid(item, [...err.issues], err.message);
+    }
+  });
+  return { items, planned };
+}
+
+/** What the document would do to the store; dry runs also say how. */
+function plan(p: Planned, dryRun: boolean): void {
+  if (p.item.result === ApplyResult.Invalid) return;
+  const { current, resource, item } = p;
+  if (p.bodyRevision !== undefined && current?.revision !== p.bodyRevision) {
+    item.result = ApplyResult.Conflict;
+    item.message = current
+      ? `metadata.revision is ${p.bodyRevision} but the stored revision is ${current.revision}`
+      : `metadata.revision is ${p.bodyRevision} but nothing is stored`;
+    return;
+  }
+  item.result = !current
+    ? ApplyResult.Created
+    : sameContent(current.resource, resource)
+      ? ApplyResult.Unchanged
+      : ApplyResult.Updated;
+  if (current) item.revision = current.revision;
+  if (dryRun && item.result !== ApplyResult.Unchanged) {
+    item.patch = jsonPatch(current?.resource, resource);
+    item.diff = readableDiff(current?.resource, item.patch);
+  }
+}
+
+async function write(
+  planned: Planned[],
+  writer: Writer,
+  actor: Parameters<Writer['write']>[2],
+): Promise<{ status: number; error?: ApplyResponse['error'] }> {
+  const rank = (p: Planned) => APPLY_ORDER.indexOf(p.resource.kind);
+  const ordered = [...planned].sort((a, b) => rank(a) - rank(b) || a.item.index - b.item.index);
+  for (const [i, p] of ordered.entries()) {
+    const { item, current, resource } = p;
+    if (item.result !== ApplyResult.Created && item.result !== ApplyResult.Updated) continue;
+    try {
+      // Preconditions pin the write to what was planned: a concurrent change is a conflict, not lost.
+      const pre = current ? { ifMatch: current.revision } : { createOnly: true };
+      const { outcome, revision }: { outcome: Outcome; revision: number } = await writer.write(
+        resource,
+        pre,
+        actor,
+      );
+      item.result = outcome;
+      item.revision = revision;
+    } catch (err) {
+      if (isFedmeshError(err, ErrorCode.RevisionMismatch) || isFedmeshError(err, ErrorCode.AlreadyExists)) {
+        item.result = ApplyResult.Conflict;
+        item.message = err.message;
+        continue;
+      }
+      const e = isFedmeshError(err)
+        ? err
+        : new FedmeshError(ErrorCode.Internal, 'internal error', { cause: err });
+      item.result = ApplyResult.Skipped;
+      item.message = e.message;
+      for (const rest of ordered.slice(i + 1)) {
+        if (rest.item.result === ApplyResult.Created || rest.item.result === ApplyResult.Updated) {
+          skip(rest.item, 'not applied: the store failed on an earlier document');
+        }
+      }
+      return {
+        status: e.code === ErrorCode.Unavailable ? 503 : 500,
+        error: { code: e.code, message: e.message },
+      };
+    }
+  }
+  return { status: 200 };
+}
+
+function identity(doc: unknown): Pick<ApplyItem, 'kind' | 'namespace' | 'name'> {
+  if (!doc || typeof doc !== 'object') return {};
+  const { kind, metadata } = doc as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+  const out: Pick<ApplyItem, 'kind' | 'namespace' | 'name'> = {};
+  const short = (v: unknown) => (typeof v === 'string' ? v.slice(0, 253) : undefined);
+  if (short(kind)) out.kind = short(kind)!;
+  if (metadata && typeof metadata === 'object') {
+    if (short(metadata.namespace)) out.namespace = short(metadata.namespace)!;
+    if (short(metadata.name)) out.name = short(metadata.name)!;
+  }
+  return out;
+}
+
+function markInvalid(item: ApplyItem, issues: FieldIssue[], message: string): void {
+  item.result = ApplyResult.Invalid;
+  item.message = message;
+  item.issues = issues;
+}
+
+function skip(item: ApplyItem, message: string): void {
+  item.result = ApplyResult.Skipped;
+  item.message = message;
+  delete item.patch;
+  delete item.diff;
+}
+
+function summarize(items: ApplyItem[]): Record<ApplyResult, number> {
+  const out = Object.fromEntries(Object.values(ApplyResult).map((r) => [r, 0])) as Record<
+    ApplyResult,
+    number
+  >;
+  for (const i of items) out[i.result]++;
+  return out;
+}
+
+export function parseBool(v: unknown, name: string): boolean {
+  if (v === undefined) return false;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw invalid([{ path: name, message: 'must be "true" or "false", given once' }]);
+}
+
+async function inChunks<T>(xs: T[], size: number, fn: (x: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < xs.length; i += size) await Promise.all(xs.slice(i, i + size).map(fn));
+}

@@ -1,0 +1,184 @@
+import {
+  CLUSTER_NAMESPACE,
+  canonicalJson,
+  checkReferences,
+  ErrorCode,
+  FedmeshError,
+  type FieldIssue,
+  isFedmeshError,
+  type Logger,
+  type Resource,
+  type ResourceRef,
+  refKey,
+  refOf,
+} from '@fedmesh/shared';
+import { type AuditLog, AuditOp } from '../audit/index.js';
+import type { HubMetrics } from '../metrics/index.js';
+import type { ConfigStore, StoredResource } from '../store/index.js';
+import type { Principal } from './auth.js';
+
+/** What a write did; `unchanged` writes nothing, so it moves no revision and no region view. */
+export const Outcome = { Created: 'created', Updated: 'updated', Unchanged: 'unchanged' } as const;
+export type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+export interface Precondition {
+  /** Write only if the stored revision is this one (412 otherwise, also when absent). */
+  ifMatch?: number;
+  /** Write only if nothing is stored (409 otherwise). */
+  createOnly?: boolean;
+}
+
+/** The one write path of the API: store, metrics and audit stay consistent whoever writes. */
+export interface Writer {
+  get(ref: ResourceRef): Promise<StoredResource | undefined>;
+  write(
+    resource: Resource,
+    pre: Precondition,
+    actor: Principal,
+  ): Promise<{ outcome: Outcome; revision: number }>;
+  delete(ref: ResourceRef, ifMatch: number | undefined, actor: Principal): Promise<number>;
+  /** Store operation counted in `fedmesh_hub_store_operations_total`. */
+  counted<T>(op: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export function createWriter(deps: {
+  store: ConfigStore;
+  audit: AuditLog;
+  metrics: HubMetrics;
+  logger: Logger;
+}): Writer {
+  const { store, audit, metrics } = deps;
+  const log = deps.logger.child({ component: 'api' });
+
+  const counted = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      const out = await fn();
+      metrics.storeOps.inc({ op, result: 'ok' });
+      return out;
+    } catch (err) {
+      metrics.storeOps.inc({ op, result: isFedmeshError(err) ? err.code : 'error' });
+      throw err;
+    }
+  };
+
+  /**
+   * The write has happened by now, so failing the request would invite a retry of something
+   * that succeeded. A lost entry is logged in full instead, and counted.
+   */
+  const record = async (op: AuditOp, ref: ResourceRef, revision: number, actor: Principal) => {
+    const entry = {
+      revision,
+      time: new Date().toISOString(),
+      actor: actor.name,
+      role: actor.role,
+      op,
+      ...ref,
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await counted('audit_append', () => audit.append(entry));
+      } catch (err) {
+        if (attempt >= 2) {
+          log.error({ err, audit: entry }, 'audit entry not recorded');
+          return;
+        }
+      }
+    }
+  };
+
+  const get = (ref: ResourceRef) => counted('get', () => store.get(ref));
+
+  return {
+    get,
+    counted,
+    async write(resource, pre, actor) {
+      const ref = refOf(resource);
+      if (pre.createOnly) {
+        const revision = await counted('create', () => store.create(resource));
+        await record(AuditOp.Create, ref, revision, actor);
+        return { outcome: Outcome.Created, revision };
+      }
+      const current = await get(ref);
+      if (pre.ifMatch !== undefined) {
+        if (!current) throw new FedmeshError(ErrorCode.RevisionMismatch, `${describe(ref)} does not exist`);
+        if (current.revision !== pre.ifMatch) throw staleRevision(ref, pre.ifMatch, current.revision);
+      }
+      if (current && sameContent(current.resource, resource)) {
+        return { outcome: Outcome.Unchanged, revision: current.revision };
+      }
+      if (!current) {
+        try {
+          const revision = await counted('create', () => store.create(resource));
+          await record(AuditOp.Create, ref, revision, actor);
+          return { outcome: Outcome.Created, revision };
+        } catch (err) {
+          // Someone created it since the read; without a precondition the last writer wins.
+          if (!isFedmeshError(err, ErrorCode.AlreadyExists)) throw err;
+        }
+      }
+      const revision =
+        pre.ifMatch !== undefined
+          ? await counted('update', () => store.update(resource, pre.ifMatch!))
+          : await counted('put', () => store.put(resource));
+      await record(AuditOp.Update, ref, revision, actor);
+      return { outcome: Outcome.Updated, revision };
+    },
+    async delete(ref, ifMatch, actor) {
+      const revision = await counted('delete', () => store.delete(ref, ifMatch));
+      await record(AuditOp.Delete, ref, revision, actor);
+      return revision;
+    },
+  };
+}
+
+/** Stored and new compare as canonical JSON, so key order and formatting never count as a change. */
+export function sameContent(a: Resource, b: Resource): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+/**
+ * Reference checks against the store (the sync engine's copy may lag a write that just
+ * happened) and, first, against `batch` (the other documents of an apply). `checkReferences`
+ * looks up synchronously, so the refs it asks for are recorded, fetched, and the check rerun.
+ */
+export async function checkReferencesInStore(
+  resource: Resource,
+  get: (ref: ResourceRef) => Promise<StoredResource | undefined>,
+  batch: ReadonlyMap<string, Resource> = new Map(),
+  cache: Map<string, Resource | null> = new Map(),
+): Promise<FieldIssue[]> {
+  for (let round = 0; ; round++) {
+    const missing = new Map<string, ResourceRef>();
+    const issues = checkReferences(resource, (ref) => {
+      const key = refKey(ref);
+      const inBatch = batch.get(key);
+      if (inBatch) return inBatch;
+      const cached = cache.get(key);
+      if (cached === undefined) missing.set(key, ref);
+      return cached ?? undefined;
+    });
+    // Lookups do not depend on earlier answers beyond one policy choice, so two rounds settle it.
+    if (missing.size === 0 || round >= 3) return issues;
+    await Promise.all(
+      [...missing].map(async ([key, ref]) => {
+        cache.set(key, (await get(ref))?.resource ?? null);
+      }),
+    );
+  }
+}
+
+export function staleRevision(ref: ResourceRef, expected: number, current: number): FedmeshError {
+  return new FedmeshError(
+    ErrorCode.RevisionMismatch,
+    `${describe(ref)} is at revision ${current}, not ${expected}`,
+    {
+      details: { currentRevision: current },
+    },
+  );
+}
+
+export function describe(ref: ResourceRef): string {
+  return ref.namespace === CLUSTER_NAMESPACE
+    ? `${ref.kind} ${ref.name}`
+    : `${ref.kind} ${ref.namespace}/${ref.name}`;
+}

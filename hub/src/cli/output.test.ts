@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import type { ApplyResponse } from '../api/apply.js';
+import type { RegionSummary } from '../api/regions.js';
+import {
+  formatApply,
+  formatBytes,
+  formatChanges,
+  formatHistory,
+  formatRegions,
+  formatResources,
+  formatTable,
+  type StoredManifest,
+} from './output.js';
+
+const region: StoredManifest = {
+  apiVersion: 'fedmesh.io/v1',
+  kind: 'Region',
+  metadata: { name: 'eu-west', revision: 3 },
+  spec: {
+    labels: { geo: 'eu' },
+    link: { budget: '256KiB/s', burst: '1MiB' },
+    gateway: { address: '10.1.0.10', port: 15443 },
+  },
+};
+const svc: StoredManifest = {
+  apiVersion: 'fedmesh.io/v1',
+  kind: 'Service',
+  metadata: { name: 'payments', namespace: 'shop', revision: 7 },
+  spec: { ports: [{ name: 'grpc', port: 9091, protocol: 'grpc' }], exportTo: ['eu-west', 'geo=us'] },
+};
+
+describe('cli output', () => {
+  it('cli - formats a table with aligned columns and no trailing spaces', () => {
+    expect(
+      formatTable(
+        ['A', 'LONGER'],
+        [
+          ['x', '1'],
+          ['yyyy', '22'],
+        ],
+      ),
+    ).toBe('A      LONGER\nx      1\nyyyy   22\n');
+  });
+
+  it('cli - shows per-kind columns for one kind and a KIND column for mixed kinds', () => {
+    expect(formatResources([region], 'table', false)).toBe(
+      'NAME      REVISION   LABELS   BUDGET                  GATEWAY\n' +
+        'eu-west   3          geo=eu   256KiB/s (burst 1MiB)   10.1.0.10:15443\n',
+    );
+    expect(formatResources([svc], 'table', false)).toContain(
+      'shop        payments   7          grpc:9091/grpc   eu-west,geo=us   <none>',
+    );
+    const mixed = formatResources([region, svc], 'table', false);
+    expect(mixed.split('\n')[0]).toBe('KIND      NAMESPACE   NAME       REVISION');
+    expect(formatResources([], 'table', false)).toBe('No resources found.\n');
+  });
+
+  it('cli - prints YAML as a stream that can be applied back, JSON as an object or a list', () => {
+    expect(formatResources([region, svc], 'yaml', false)).toMatch(
+      /^apiVersion: fedmesh.io\/v1\nkind: Region\n[\s\S]*\n---\napiVersion/,
+    );
+    expect(JSON.parse(formatResources([svc], 'json', true))).toEqual(svc);
+    expect(JSON.parse(formatResources([svc], 'json', false))).toEqual({ items: [svc] });
+  });
+
+  it('cli - reports apply results per document with its source, issues and a summary', () => {
+    const res: ApplyResponse = {
+      dryRun: false,
+      summary: { created: 1, updated: 0, unchanged: 1, invalid: 1, conflict: 0, skipped: 0 },
+      items: [
+        { index: 0, kind: 'Region', namespace: '_', name: 'eu-west', result: 'created', revision: 4 },
+        { index: 1, kind: 'Service', namespace: 'shop', name: 'payments', result: 'unchanged', revision: 2 },
+        {
+          index: 2,
+          kind: 'Service',
+          namespace: 'shop',
+          name: 'bad',
+          result: 'invalid',
+          message: 'invalid Service manifest',
+          issues: [{ path: 'spec.ports.0.port', message: 'expected number' }],
+        },
+      ],
+      error: { code: 'invalid', message: '1 of 3 documents are invalid; nothing was applied' },
+    };
+    expect(formatApply(res, ['a.yaml#1', 'a.yaml#2', 'b.yaml#1'])).toBe(
+      [
+        'a.yaml#1: Region eu-west created (revision 4)',
+        'a.yaml#2: Service shop/payments unchanged (revision 2)',
+        'b.yaml#1: Service shop/bad invalid',
+        '    spec.ports.0.port: expected number',
+        '3 documents: 1 created, 1 unchanged, 1 invalid',
+        'error: 1 of 3 documents are invalid; nothing was applied',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('cli - a dry run says what would happen and prints the diff; diff mode hides unchanged documents', () => {
+    const res: ApplyResponse = {
+      dryRun: true,
+      summary: { created: 0, updated: 1, unchanged: 1, invalid: 0, conflict: 0, skipped: 0 },
+      items: [
+        {
+          index: 0,
+          kind: 'Service',
+          namespace: 'shop',
+          name: 'a',
+          result: 'updated',
+          revision: 5,
+          diff: ['~ /spec/ports/0/port: 80 → 81'],
+        },
+        { index: 1, kind: 'Region', namespace: '_', name: 'r', result: 'unchanged', revision: 1 },
+      ],
+    };
+    expect(formatApply(res, ['x#1', 'x#2'], { diffOnly: true })).toBe(
+      'x#1: Service shop/a would be updated\n    ~ /spec/ports/0/port: 80 → 81\n2 documents (dry run): 1 updated, 1 unchanged\n',
+    );
+  });
+
+  it('cli - formats history, the audit log and region status', () => {
+    expect(
+      formatHistory([{ revision: 3, time: '2024-01-01T00:00:00.000Z', op: 'put', actor: 'ops' }], 'table'),
+    ).toBe(
+      'REVISION   TIME                       OP    ACTOR\n3          2024-01-01T00:00:00.000Z   put   ops\n',
+    );
+    expect(
+      formatChanges(
+        [
+          {
+            revision: 9,
+            time: 't',
+            actor: 'ops',
+            role: 'admin',
+            op: 'delete',
+            kind: 'Region',
+            namespace: '_',
+            name: 'eu-west',
+          },
+        ],
+        'table',
+      ),
+    ).toContain('9          t      ops     delete   Region eu-west');
+    const r: RegionSummary = {
+      region: 'eu-west',
+      desired: { version: 5, hash: 'h5' },
+      applied: { version: 4, hash: 'h4' },
+      inSync: false,
+      lag: { versions: 1, seconds: 2.5 },
+      stale: false,
+      lastReportAt: null,
+      bytesSent: 123_456,
+      snapshotsSent: 1,
+      deltasSent: 4,
+      budget: { bytesPerSecond: 262_144, burstBytes: null },
+      connectedProxies: 2,
+      nacks: 0,
+      agent: null,
+      lastError: 'line\nbroken',
+    };
+    expect(formatRegions([r], 'table')).toBe(
+      'REGION    DESIRED   APPLIED   IN-SYNC   LAG       SENT     BUDGET     PROXIES   STALE   LAST-ERROR\n' +
+        'eu-west   5         4         no        1v/2.5s   121KiB   256KiB/s   2         no      line broken\n',
+    );
+    expect(formatRegions([], 'table')).toBe('No regions.\n');
+  });
+
+  it('cli - formats byte counts in binary units', () => {
+    expect([0, 512, 1536, 10 * 1024, 5 * 1024 * 1024 + 1].map(formatBytes)).toEqual([
+      '0B',
+      '512B',
+      '1.5KiB',
+      '10KiB',
+      '5MiB',
+    ]);
+  });
+});
