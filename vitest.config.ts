@@ -2,7 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['shared/src/**/*.test.ts', 'hub/src/**/*.test.ts', 'edge-agent/src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'shared/src/**/*.test.ts',
+      'hub/src/**/*.test.ts',
+      'edge-agent/src/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     exclude: ['**/node_modules/**', 'test/bench/**'],
     // Integration tests start real nats-servers and processes; two cores, so keep parallelism modest.
     pool: 'forks',

@@ -159,7 +159,12 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         store,
         logger: log,
         onView: serve,
-        options: { maxPayloadBytes: config.maxPayload, batch: 16, pullExpiresMs: 5_000, maxReplayMessages: 500 },
+        options: {
+          maxPayloadBytes: config.maxPayload,
+          batch: 16,
+          pullExpiresMs: 5_000,
+          maxReplayMessages: 500,
+        },
       });
       await sync.start(initial);
       uplink.changed();

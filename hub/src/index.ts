@@ -1,4 +1,4 @@
-export { buildServer, type ApiDeps } from './api/server.js';
+export { type ApiDeps, buildServer } from './api/server.js';
 export { type HubConfig, HubConfigSchema, parseHubArgs } from './config.js';
 export { type RunningHub, startHub } from './hub.js';
 export { scopeRegion } from './scope/index.js';

@@ -195,9 +195,7 @@ export async function spawnAgent(
 }
 
 /** `GET /status` of an agent. */
-export async function agentStatus(
-  statusUrl: string,
-): Promise<{
+export async function agentStatus(statusUrl: string): Promise<{
   region: string;
   version: number;
   hash: string;
