@@ -41,15 +41,16 @@ export function registerAuth(app: FastifyInstance, auth: AuthConfig): void {
       throw new FedmeshError(ErrorCode.Unauthorized, 'missing bearer token (Authorization: Bearer <token>)');
     const principal = lookup(auth.tokens, m[1]!);
     if (!principal) throw new FedmeshError(ErrorCode.Unauthorized, 'invalid token');
-    if (principal.role === Role.ReadOnly && !READ_METHODS.has(req.method) && !isDryRunApply(req)) {
+    if (principal.role === Role.ReadOnly && !READ_METHODS.has(req.method) && !isReadOnlyPost(req)) {
       throw new FedmeshError(ErrorCode.Forbidden, `token "${principal.name}" is read-only`);
     }
     req.principal = principal;
   });
 }
 
-/** A dry-run apply changes nothing, so read-only tokens may call it (`fedmeshctl diff`). */
-function isDryRunApply(req: FastifyRequest): boolean {
+/** A dry-run apply and a region preview change nothing, so read-only tokens may call them. */
+function isReadOnlyPost(req: FastifyRequest): boolean {
+  if (req.method === 'POST' && req.routeOptions.url === '/v1/regions/:region/preview') return true;
   if (req.method !== 'POST' || req.routeOptions.url !== '/v1/apply') return false;
   const q = req.url.indexOf('?');
   const values = q >= 0 ? new URLSearchParams(req.url.slice(q + 1)).getAll('dryRun') : [];

@@ -509,6 +509,52 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
           },
         },
       },
+      '/v1/regions/{region}/preview': {
+        parameters: [pathParam('region', 'Region name', { type: 'string' })],
+        post: {
+          operationId: 'previewRegion',
+          summary: 'The ops the region would receive if these manifests were applied, and their encoded size',
+          description:
+            'Stores nothing. Body: a JSON list, a List with items, one manifest, or multi-document YAML.',
+          security: auth,
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: { oneOf: [ref('Manifest'), { type: 'array', items: ref('Manifest') }] },
+              },
+              'application/yaml': { schema: { type: 'string' } },
+            },
+          },
+          responses: {
+            '200': jsonResponse('Preview', {
+              type: 'object',
+              required: [
+                'region',
+                'fromHash',
+                'toHash',
+                'ops',
+                'codec',
+                'rawBytes',
+                'encodedBytes',
+                'messages',
+              ],
+              properties: {
+                region: { type: 'string' },
+                fromHash: { type: 'string' },
+                toHash: { type: 'string' },
+                ops: { type: 'array', items: { type: 'object', description: 'RFC 6902 operation' } },
+                codec: { type: 'string', enum: ['br', 'gzip', 'identity'] },
+                rawBytes: { type: 'integer', description: 'Canonical JSON of the ops, uncompressed' },
+                encodedBytes: { type: 'integer', description: 'Compressed payload bytes' },
+                messages: { type: 'integer', description: 'Sync messages (chunks) the delta takes' },
+              },
+            }),
+            '404': { $ref: '#/components/responses/NotFound' },
+            ...common(true),
+          },
+        },
+      },
       '/v1/regions/{region}/view': {
         parameters: [pathParam('region', 'Region name', { type: 'string' })],
         get: {

@@ -16,6 +16,7 @@ import { type AuthConfig, registerAuth } from './auth.js';
 import { registerChangeRoutes } from './changes.js';
 import { toHttpError } from './errors.js';
 import { buildOpenApi } from './openapi.js';
+import { registerPreviewRoute } from './preview.js';
 import { registerRegionRoutes } from './regions.js';
 import { registerResourceRoutes } from './resources.js';
 import { createWriter } from './writes.js';
@@ -126,6 +127,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     registerApplyRoute(v1, deps, writer);
     registerChangeRoutes(v1, deps, writer);
     registerRegionRoutes(v1, deps);
+    registerPreviewRoute(v1, deps);
   });
   return app;
 }

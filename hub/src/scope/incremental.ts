@@ -32,6 +32,8 @@ export interface IncrementalScoper {
   resources(region: string): Record<string, ViewResource> | undefined;
   /** The current config, by view key (for reference checks). */
   resource(key: string): Resource | undefined;
+  /** Every resource of the current config. */
+  config(): IterableIterator<Resource>;
 }
 
 /**
@@ -165,6 +167,10 @@ class Scoper implements IncrementalScoper {
 
   resource(key: string): Resource | undefined {
     return this.all.get(key);
+  }
+
+  config(): IterableIterator<Resource> {
+    return this.all.values();
   }
 
   // ---- what a (region, service) pair puts in the region's view

@@ -8,11 +8,14 @@ import {
   type RegionView,
   type Resource,
   type ResourceRef,
+  resourceViewKey,
+  viewHash,
   viewKey,
 } from '@fedmesh/shared';
-import { createIncrementalScoper, type RegionChanges } from '../scope/index.js';
+import type { Operation } from 'fast-json-patch';
+import { createIncrementalScoper, type RegionChanges, scopeRegion } from '../scope/index.js';
 import type { ConfigChange, ConfigStore } from '../store/index.js';
-import { opsFromChanges } from './delta.js';
+import { diffResources, opsFromChanges } from './delta.js';
 import { encodeDelta, encodeSnapshot, type OutgoingMessage } from './encoder.js';
 import type { PublishResult, StreamHead, SyncPublisher } from './publisher.js';
 
@@ -64,6 +67,21 @@ export interface SyncEngine {
   flush(): Promise<void>;
   /** Sets the codecs a region accepts (from its agent's status reports). */
   setAcceptedCodecs(region: string, codecs: readonly string[]): void;
+  /** What the region would receive if `proposed` were applied: the ops and their size on the line. */
+  preview(region: string, proposed: readonly Resource[]): Promise<RegionPreview>;
+}
+
+export interface RegionPreview {
+  region: string;
+  fromHash: string;
+  toHash: string;
+  ops: Operation[];
+  codec: string;
+  /** Canonical JSON of the ops, before compression. */
+  rawBytes: number;
+  /** Payload bytes after compression, and the number of sync messages (chunks) they take. */
+  encodedBytes: number;
+  messages: number;
 }
 
 export interface SyncEngineDeps {
@@ -165,6 +183,39 @@ class Engine implements SyncEngine {
   setAcceptedCodecs(region: string, codecs: readonly string[]): void {
     const st = this.states.get(region);
     if (st) st.codec = negotiateCodec(codecs);
+  }
+
+  /**
+   * Computed from scratch with the reference scoper: a preview is an operator's question, not
+   * a hot path, and answering it must not touch the live views.
+   */
+  async preview(region: string, proposed: readonly Resource[]): Promise<RegionPreview> {
+    const current = new Map<string, Resource>();
+    for (const r of this.scoper.config()) current.set(resourceViewKey(r), r);
+    const next = new Map(current);
+    for (const r of proposed) next.set(resourceViewKey(r), r);
+    const before = scopeRegion(region, current.values());
+    const after = scopeRegion(region, next.values());
+    const ops = diffResources(before, after, [...Object.keys(before), ...Object.keys(after)]);
+    const st = this.states.get(region);
+    const codec = st?.codec ?? negotiateCodec(undefined);
+    const toHash = viewHash(after);
+    const msgs = ops.length
+      ? await encodeDelta(region, st?.version ?? 0, this.processed + 1, toHash, ops, {
+          ...this.encodeOpts(st ?? this.newState(0)),
+          codec,
+        })
+      : [];
+    return {
+      region,
+      fromHash: viewHash(before),
+      toHash,
+      ops,
+      codec,
+      rawBytes: msgs[0]?.meta.rawSize ?? 0,
+      encodedBytes: msgs.reduce((n, m) => n + m.data.byteLength, 0),
+      messages: msgs.length,
+    };
   }
 
   flush(): Promise<void> {
