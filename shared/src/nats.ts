@@ -15,8 +15,10 @@ export async function connectNats(opts: {
   waitOnFirstConnect?: boolean;
 }): Promise<NatsConnection> {
   const log = opts.logger.child({ component: 'nats' });
+  const { servers, user, pass } = splitCredentials(opts.servers);
   const nc = await connect({
-    servers: opts.servers.split(',').map((s) => s.trim()),
+    servers,
+    ...(user !== undefined ? { user, pass: pass ?? '' } : {}),
     name: opts.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
@@ -32,4 +34,26 @@ export async function connectNats(opts: {
     }
   })().catch(() => undefined);
   return nc;
+}
+
+/**
+ * `nats://user:password@host:4222` works as users expect: nats.js ignores credentials in a URL,
+ * so they are taken out and passed as options (and kept out of logs).
+ */
+export function splitCredentials(list: string): { servers: string[]; user?: string; pass?: string } {
+  let user: string | undefined;
+  let pass: string | undefined;
+  const servers = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      const m = /^([a-z]+:\/\/)([^@/]+)@(.+)$/i.exec(s);
+      if (!m) return s;
+      const [name, password] = m[2]!.split(':');
+      user = decodeURIComponent(name ?? '');
+      if (password !== undefined) pass = decodeURIComponent(password);
+      return `${m[1]}${m[3]}`;
+    });
+  return { servers, ...(user !== undefined ? { user } : {}), ...(pass !== undefined ? { pass } : {}) };
 }

@@ -40,6 +40,8 @@ export interface NatsServerOptions {
   leafRemotes?: string[];
   /** Accept leafnode connections (on a free port, see `leafUrl`). */
   leafListen?: boolean;
+  /** Credentials for the harness's own readiness checks, when `extraConfig` turns on authorization. */
+  auth?: { user: string; pass: string };
   /** Join a cluster: routes are `nats-route://127.0.0.1:M` URLs of the other members. */
   cluster?: { name?: string; port?: number; routes?: string[] };
 }
@@ -246,10 +248,11 @@ async function pollJetStream(
   domain: string | undefined,
   timeoutMs: number,
   abort: (() => Error | undefined) | undefined,
+  auth?: { user: string; pass: string },
 ): Promise<void> {
   const where = domain ? `JetStream domain '${domain}' via ${url}` : `JetStream at ${url}`;
   await eventually(where, timeoutMs, abort, async () => {
-    const nc = await connect({ servers: url, reconnect: false, timeout: 1_000 });
+    const nc = await connect({ servers: url, reconnect: false, timeout: 1_000, ...(auth ?? {}) });
     try {
       // jetstreamManager() asks for the account info, which fails until JetStream (and in a
       // cluster, the meta leader) is up.
@@ -372,7 +375,7 @@ async function launchLocal(bin: string, plan: ServerPlan): Promise<NatsServerHan
         await nc.close();
       });
     } else {
-      await pollJetStream(url, undefined, READY_TIMEOUT_MS, abort);
+      await pollJetStream(url, undefined, READY_TIMEOUT_MS, abort, plan.opts.auth);
     }
   };
   const terminate = async (signal: NodeJS.Signals): Promise<void> => {

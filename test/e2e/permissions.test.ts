@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import type { RunningHub } from '@fedmesh/hub';
+import { sampleMesh, statusSubject, syncSubject } from '@fedmesh/shared';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  hubClient,
+  removeDir,
+  startTestAgent,
+  startTestHub,
+  type TestAgent,
+  waitFor,
+} from '../support/fedmesh.js';
+import { type NatsServerHandle, printLogsOnFailure, startNatsServer } from '../support/nats.js';
+
+// The shipped permissions (deploy/nats/accounts.conf) on a real server: the hub works, the
+// eu-west agent works with its confined credentials, and those credentials reach nothing else.
+describe('NATS permissions from deploy/nats/accounts.conf', () => {
+  let nats: NatsServerHandle;
+  let hub: RunningHub;
+  let agent: TestAgent | undefined;
+
+  afterAll(async () => {
+    await agent?.stop();
+    if (agent) removeDir(agent.stateDir);
+    await hub?.stop();
+    await nats?.cleanup();
+  });
+
+  it('permissions - a region agent syncs with its own credentials and can touch no other region', async () => {
+    process.env.HUB_PASSWORD = 'hub-secret';
+    process.env.AGENT_EU_WEST_PASSWORD = 'eu-secret';
+    nats = await startNatsServer({
+      extraConfig: readFileSync('deploy/nats/accounts.conf', 'utf8'),
+      auth: { user: 'hub', pass: 'hub-secret' },
+    });
+    printLogsOnFailure(nats);
+    const withUser = (user: string, pw: string) => nats.url.replace('nats://', `nats://${user}:${pw}@`);
+
+    hub = await startTestHub(withUser('hub', 'hub-secret'));
+    const api = hubClient(hub.url);
+    for (const r of sampleMesh()) await api.put(r.kind, r.metadata.namespace ?? '_', r.metadata.name, r);
+    agent = await startTestAgent(withUser('agent-eu-west', 'eu-secret'), 'eu-west');
+    const { body: view } = await api.view('eu-west');
+    await waitFor(() => agent!.status().hash === view.hash, {
+      what: 'eu-west to sync with confined credentials',
+    });
+    // Its status reports reach the hub too.
+    await waitFor(async () => (await api.region('eu-west')).body.inSync === true, {
+      what: 'the hub to see eu-west in sync',
+    });
+
+    const nc = await connect({ servers: nats.url, user: 'agent-eu-west', pass: 'eu-secret' });
+    const errors: string[] = [];
+    (async () => {
+      for await (const s of nc.status()) if (s.type === 'error') errors.push(String(s.error));
+    })();
+    nc.subscribe(syncSubject('us-east'));
+    nc.publish(statusSubject('us-east'), '{}');
+    await nc.flush();
+    await waitFor(() => errors.length >= 2, { what: 'permission violations' });
+    expect(errors.join('\n')).toMatch(/Permissions Violation for Subscription to "fedmesh\.sync\.us-east"/);
+    expect(errors.join('\n')).toMatch(/Permissions Violation for Publish to "fedmesh\.status\.us-east"/);
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    await expect(jsm.consumers.info('FEDMESH_SYNC', 'fedmesh-agent-us-east')).rejects.toThrow();
+    await nc.close();
+  });
+});
