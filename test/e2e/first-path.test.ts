@@ -88,4 +88,21 @@ describe('first end-to-end path', () => {
       what: 'eu-west in sync at the hub',
     });
   });
+
+  it('e2e - a region whose agent stops reporting is marked stale, with its last applied version kept', async () => {
+    printLogsOnFailure(nats);
+    const api = hubClient(hub.url);
+    const us = agents.find((a) => a.config.region === 'us-east')!;
+    const applied = (await api.region('us-east')).body.applied;
+    expect((await api.region('us-east')).body.stale).toBe(false);
+    await us.stop();
+    const summary = await waitFor(
+      async () => {
+        const { body } = await api.region('us-east');
+        return body.stale ? body : undefined;
+      },
+      { what: 'us-east to be marked stale', timeoutMs: 15_000 },
+    );
+    expect(summary.applied).toEqual(applied);
+  });
 });
