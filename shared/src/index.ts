@@ -6,5 +6,6 @@ export * from './logger.js';
 export * from './model/index.js';
 export * from './names.js';
 export * from './nats.js';
+export * from './process.js';
 export * from './status.js';
 export * from './view.js';
