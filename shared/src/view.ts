@@ -1,3 +1,4 @@
+import { API_VERSION } from './model/index.js';
 import { viewKey } from './names.js';
 
 /**
@@ -46,4 +47,20 @@ export function remoteEndpointsName(service: string, region: string): string {
 }
 export function remoteEndpointsKey(namespace: string, service: string, region: string): string {
   return viewKey(REMOTE_ENDPOINTS_KIND, namespace, remoteEndpointsName(service, region));
+}
+
+/** The RemoteEndpoints entry for `service` as seen from other regions: `region`'s gateway, weighted by its healthy count. */
+export function remoteEndpoints(
+  namespace: string,
+  service: string,
+  region: string,
+  gateway: { address: string; port: number },
+  healthy: number,
+): RemoteEndpointsResource {
+  return {
+    apiVersion: API_VERSION,
+    kind: REMOTE_ENDPOINTS_KIND,
+    metadata: { namespace, name: remoteEndpointsName(service, region) },
+    spec: { service, region, gateway: { address: gateway.address, port: gateway.port }, healthy },
+  };
 }

@@ -5,10 +5,7 @@
 import {
   API_VERSION,
   CLUSTER_NAMESPACE,
-  REMOTE_ENDPOINTS_KIND,
   type RegionView,
-  type RemoteEndpointsResource,
-  remoteEndpointsName,
   type ViewResource,
   viewHash,
   viewKey,
@@ -22,20 +19,7 @@ export function regionView(region: string, version: number, manifests: readonly 
   return { region, version, hash: viewHash(resources), resources };
 }
 
-export function remoteEndpoints(
-  namespace: string,
-  service: string,
-  region: string,
-  gateway: { address: string; port: number },
-  healthy: number,
-): RemoteEndpointsResource {
-  return {
-    apiVersion: API_VERSION,
-    kind: REMOTE_ENDPOINTS_KIND,
-    metadata: { namespace, name: remoteEndpointsName(service, region) },
-    spec: { service, region, gateway, healthy },
-  };
-}
+export { remoteEndpoints } from '@fedmesh/shared';
 
 /** A namespaced manifest of any stored kind. */
 export function manifest(kind: string, namespace: string, name: string, spec: unknown): ViewResource {

@@ -4,12 +4,12 @@ import {
   parseDependsOn,
   type Resource,
   type ResourceOf,
+  remoteEndpoints,
   remoteEndpointsKey,
   resourceViewKey,
   type ViewResource,
   viewKey,
 } from '@fedmesh/shared';
-import { remoteEndpoints } from './scoper.js';
 import { sameContent, ViewState } from './view-state.js';
 
 /** How one view entry changed in a flush. */

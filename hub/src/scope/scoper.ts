@@ -1,14 +1,11 @@
 import {
-  API_VERSION,
   endpointHealthy,
   exportMatches,
   parseDependsOn,
-  REMOTE_ENDPOINTS_KIND,
-  type RemoteEndpointsResource,
   type Resource,
   type ResourceOf,
+  remoteEndpoints,
   remoteEndpointsKey,
-  remoteEndpointsName,
   resourceViewKey,
   type ViewResource,
 } from '@fedmesh/shared';
@@ -104,21 +101,6 @@ export function scopeRegion(regionName: string, all: Iterable<Resource>): Record
     );
   }
   return out;
-}
-
-export function remoteEndpoints(
-  namespace: string,
-  service: string,
-  region: string,
-  gateway: { address: string; port: number },
-  healthy: number,
-): RemoteEndpointsResource {
-  return {
-    apiVersion: API_VERSION,
-    kind: REMOTE_ENDPOINTS_KIND,
-    metadata: { namespace, name: remoteEndpointsName(service, region) },
-    spec: { service, region, gateway: { address: gateway.address, port: gateway.port }, healthy },
-  };
 }
 
 function svcId(namespace: string, name: string): string {
