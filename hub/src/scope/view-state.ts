@@ -13,14 +13,24 @@ function canon(r: ViewResource): string {
   return s;
 }
 
+/** Entries per block of the sorted rope; a change re-encodes one block, the hash reads them all. */
+const BLOCK = 64;
+
+interface Block {
+  keys: string[];
+  /** `"key":<canonical json>` of each entry, joined by commas, as UTF-8; rebuilt when the block changes. */
+  bytes: Buffer | undefined;
+}
+
 /**
- * One region's view as a sorted map with a cached hash. Keeping keys sorted and each entry's
- * canonical JSON cached makes the hash a single pass over ready-made strings, instead of
- * re-serialising the whole view after every change.
+ * One region's view: a map plus its keys in sorted order, kept as a rope of small blocks whose
+ * encoded bytes are cached. The view hash (sha256 over the canonical JSON of the whole map, as
+ * DESIGN.md defines it) then costs one pass of SHA-256 over ready bytes, and a change re-encodes
+ * only the block it falls in, instead of re-serialising the whole view.
  */
 export class ViewState {
   private readonly entries = new Map<string, ViewResource>();
-  private readonly sorted: string[] = [];
+  private readonly blocks: Block[] = [];
   private cachedHash: string | undefined;
 
   get size(): number {
@@ -38,46 +48,97 @@ export class ViewState {
     this.cachedHash = undefined;
     if (value === undefined) {
       this.entries.delete(key);
-      this.sorted.splice(this.indexOf(key), 1);
-    } else {
-      if (before === undefined) this.sorted.splice(this.indexOf(key), 0, key);
-      this.entries.set(key, value);
+      this.remove(key);
+      return before;
     }
+    this.entries.set(key, value);
+    if (before === undefined) this.insert(key);
+    else this.blockOf(key).bytes = undefined;
     return before;
   }
 
-  /** sha256 of the canonical JSON of the resources map, as DESIGN.md defines the view hash. */
   hash(): string {
     if (this.cachedHash === undefined) {
-      const parts = new Array<string>(this.sorted.length);
-      for (let i = 0; i < this.sorted.length; i++) {
-        const key = this.sorted[i]!;
-        parts[i] = `${JSON.stringify(key)}:${canon(this.entries.get(key)!)}`;
+      const h = createHash('sha256').update('{');
+      let first = true;
+      for (const b of this.blocks) {
+        if (b.keys.length === 0) continue;
+        if (!first) h.update(',');
+        first = false;
+        h.update(this.encode(b));
       }
-      this.cachedHash = createHash('sha256')
-        .update(`{${parts.join(',')}}`)
-        .digest('hex');
+      this.cachedHash = h.update('}').digest('hex');
     }
     return this.cachedHash;
   }
 
   toRecord(): Record<string, ViewResource> {
     const out: Record<string, ViewResource> = {};
-    for (const key of this.sorted) out[key] = this.entries.get(key)!;
+    for (const b of this.blocks) for (const key of b.keys) out[key] = this.entries.get(key)!;
     return out;
   }
 
-  /** Position of `key` in the sorted keys, or where it would be inserted (UTF-16 order, like Array#sort). */
-  private indexOf(key: string): number {
+  private encode(b: Block): Buffer {
+    if (!b.bytes) {
+      b.bytes = Buffer.from(
+        b.keys.map((k) => `${JSON.stringify(k)}:${canon(this.entries.get(k)!)}`).join(','),
+      );
+    }
+    return b.bytes;
+  }
+
+  /** The block `key` belongs in: the last one whose first key is <= key (UTF-16 order, like Array#sort). */
+  private blockIndex(key: string): number {
     let lo = 0;
-    let hi = this.sorted.length;
+    let hi = this.blocks.length - 1;
     while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.sorted[mid]! < key) lo = mid + 1;
-      else hi = mid;
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.blocks[mid]!.keys[0]! <= key) lo = mid;
+      else hi = mid - 1;
     }
     return lo;
   }
+
+  private blockOf(key: string): Block {
+    return this.blocks[this.blockIndex(key)]!;
+  }
+
+  private insert(key: string): void {
+    if (this.blocks.length === 0) {
+      this.blocks.push({ keys: [key], bytes: undefined });
+      return;
+    }
+    const i = this.blockIndex(key);
+    const b = this.blocks[i]!;
+    b.keys.splice(position(b.keys, key), 0, key);
+    b.bytes = undefined;
+    if (b.keys.length > 2 * BLOCK) {
+      this.blocks.splice(i + 1, 0, { keys: b.keys.splice(BLOCK), bytes: undefined });
+    }
+  }
+
+  private remove(key: string): void {
+    const i = this.blockIndex(key);
+    const b = this.blocks[i];
+    if (!b) return;
+    const p = position(b.keys, key);
+    if (b.keys[p] !== key) return;
+    b.keys.splice(p, 1);
+    b.bytes = undefined;
+    if (b.keys.length === 0) this.blocks.splice(i, 1);
+  }
+}
+
+/** Where `key` is, or would be inserted, in sorted `keys`. */
+function position(keys: string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Content equality for the small objects the scoper rebuilds (RemoteEndpoints). */
