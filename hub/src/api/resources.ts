@@ -35,8 +35,13 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writ
     if (namespace !== undefined && namespace !== CLUSTER_NAMESPACE && !isDnsLabel(namespace)) {
       throw invalid([{ path: 'namespace', message: DNS_LABEL }]);
     }
-    const items = await writer.counted('list', () =>
-      store.list({ ...(kind ? { kind } : {}), ...(namespace ? { namespace } : {}) }),
+    // Served from the engine's watch cache once it has seen the store's latest revision: one
+    // cheap stream-info call instead of a KV consumer per request.
+    const items = await writer.counted('list', async () =>
+      deps.engine.list(
+        { ...(kind ? { kind } : {}), ...(namespace ? { namespace } : {}) },
+        await store.revision(),
+      ),
     );
     return { items: items.map(withRevision) };
   });

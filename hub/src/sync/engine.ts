@@ -8,6 +8,7 @@ import {
   type RegionView,
   type Resource,
   type ResourceRef,
+  refOf,
   resourceViewKey,
   viewHash,
   viewKey,
@@ -61,6 +62,14 @@ export interface SyncEngine {
   resource(ref: ResourceRef): Resource | undefined;
   /** Config revision the engine has processed. */
   revision(): number;
+  /**
+   * The current config from the engine's watch cache, once it has caught up with `atLeast`
+   * (the store's latest revision), so a list right after a write includes the write.
+   */
+  list(
+    filter: { kind?: string; namespace?: string },
+    atLeast: number,
+  ): Promise<{ resource: Resource; revision: number }[]>;
   /** Publishes a full snapshot of the region's view; returns the stream sequence of its first message. */
   publishSnapshot(region: string): Promise<{ seq: number; version: number; hash: string }>;
   /** Publishes pending changes now (tests, shutdown, reads that must be current). */
@@ -95,6 +104,8 @@ export interface SyncEngineDeps {
 
 /** Publication attempts against a chain other replicas keep advancing, before giving up for a retry later. */
 const MAX_PUBLISH_ATTEMPTS = 5;
+/** How long a list waits for the watch cache to catch up with a write it must include. */
+const LIST_CATCH_UP_MS = 2_000;
 
 export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
   return new Engine(deps);
@@ -114,6 +125,8 @@ interface RegionState {
 
 class Engine implements SyncEngine {
   private readonly scoper = createIncrementalScoper();
+  /** Revision of each resource's last write, for lists served from this cache. */
+  private readonly revisions = new Map<string, number>();
   private readonly states = new Map<string, RegionState>();
   private processed = 0;
   private dirty = false;
@@ -174,6 +187,32 @@ class Engine implements SyncEngine {
 
   resource(ref: ResourceRef): Resource | undefined {
     return this.scoper.resource(viewKey(ref.kind, ref.namespace, ref.name));
+  }
+
+  async list(filter: { kind?: string; namespace?: string }, atLeast: number) {
+    const deadline = Date.now() + LIST_CATCH_UP_MS;
+    while (this.processed < atLeast) {
+      if (Date.now() > deadline) {
+        throw new FedmeshError(
+          ErrorCode.Unavailable,
+          `config cache is behind the store (${this.processed} < ${atLeast})`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const out: { resource: Resource; revision: number }[] = [];
+    for (const resource of this.scoper.config()) {
+      if (filter.kind && resource.kind !== filter.kind) continue;
+      const ref = refOf(resource);
+      if (filter.namespace && ref.namespace !== filter.namespace) continue;
+      out.push({ resource, revision: this.revisions.get(viewKey(ref.kind, ref.namespace, ref.name)) ?? 0 });
+    }
+    return out.sort(
+      (a, b) =>
+        a.resource.kind.localeCompare(b.resource.kind) ||
+        (a.resource.metadata.namespace ?? '').localeCompare(b.resource.metadata.namespace ?? '') ||
+        a.resource.metadata.name.localeCompare(b.resource.metadata.name),
+    );
   }
 
   revision(): number {
@@ -248,6 +287,8 @@ class Engine implements SyncEngine {
   private onChange(change: ConfigChange): void {
     const key = viewKey(change.ref.kind, change.ref.namespace, change.ref.name);
     this.scoper.apply(key, change.op === 'put' ? change.resource : undefined);
+    if (change.op === 'put') this.revisions.set(key, change.revision);
+    else this.revisions.delete(key);
     this.processed = Math.max(this.processed, change.revision);
     if (!this.dirty) this.firstDirtyAt = Date.now();
     this.dirty = true;
