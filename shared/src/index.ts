@@ -9,3 +9,4 @@ export * from './nats.js';
 export * from './process.js';
 export * from './status.js';
 export * from './view.js';
+export * from './view-state.js';

@@ -7,10 +7,11 @@ import {
   remoteEndpoints,
   remoteEndpointsKey,
   resourceViewKey,
+  sameContent,
   type ViewResource,
+  ViewState,
   viewKey,
 } from '@fedmesh/shared';
-import { sameContent, ViewState } from './view-state.js';
 
 /** How one view entry changed in a flush. */
 export interface EntryChange {

@@ -5,4 +5,3 @@ export {
   type RegionChanges,
 } from './incremental.js';
 export { scopeRegion } from './scoper.js';
-export { sameContent, ViewState } from './view-state.js';

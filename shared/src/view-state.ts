@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, type ViewResource } from '@fedmesh/shared';
+import { canonicalJson } from './canonical.js';
+import type { ViewResource } from './view.js';
 
 // Canonical JSON of a resource object, computed once per object: resources are immutable once
 // stored (a change arrives as a new object), so the cache never goes stale.

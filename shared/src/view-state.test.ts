@@ -1,6 +1,7 @@
-import { type ViewResource, viewHash } from '@fedmesh/shared';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { viewHash } from './canonical.js';
+import type { ViewResource } from './view.js';
 import { ViewState } from './view-state.js';
 
 const res = (n: number): ViewResource => ({
