@@ -1,6 +1,9 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, FedmeshError, type RegionView, viewHash } from '@fedmesh/shared';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
+
+const { applyPatch } = fastJsonPatch;
 
 /** The agent's durable state: its verified view and where in the sync stream it stands. */
 export interface AgentState {
@@ -10,21 +13,77 @@ export interface AgentState {
 }
 
 export interface StateStore {
-  /** The persisted state, or undefined on a first start. A corrupt file is an error, never a silent reset. */
+  /**
+   * The persisted state, or undefined on a first start. A damaged snapshot file is an error,
+   * never a silent reset; a journal entry that does not verify ends the replay there.
+   */
   load(): Promise<AgentState | undefined>;
   /** Durably replaces the state: write a temp file, fsync it, rename over, fsync the directory. */
   save(state: AgentState): Promise<void>;
+  /**
+   * Durably records a delta that turned the last persisted state into `state`: one appended,
+   * fsynced journal line, so persisting costs the size of the change rather than of the view.
+   * When the journal outgrows the snapshot it is folded into a fresh snapshot.
+   */
+  record(state: AgentState, fromVersion: number, ops: Operation[]): Promise<void>;
 }
 
-const FILE = 'view.json';
+const SNAPSHOT = 'view.json';
+const JOURNAL = 'journal.jsonl';
+/** The journal is folded into the snapshot once it is this large and larger than the snapshot. */
+const MIN_COMPACT_BYTES = 256 * 1024;
+
+interface JournalEntry {
+  from: number;
+  to: number;
+  hash: string;
+  seq: number;
+  ops: Operation[];
+}
 
 export function createFileStateStore(dir: string): StateStore {
-  const path = join(dir, FILE);
+  const snapshotPath = join(dir, SNAPSHOT);
+  const journalPath = join(dir, JOURNAL);
+  let snapshotBytes = 0;
+  let journalBytes = 0;
+
+  const fsyncDir = async () => {
+    const dh = await open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  };
+
+  const save = async (state: AgentState) => {
+    await mkdir(dir, { recursive: true });
+    const text = JSON.stringify(state);
+    const tmp = `${snapshotPath}.${process.pid}.tmp`;
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, snapshotPath).catch(async (err) => {
+      await rm(tmp, { force: true });
+      throw err;
+    });
+    await fsyncDir();
+    // Only after the snapshot is durable: a crash in between leaves journal lines that start
+    // below the snapshot's version, which load() skips.
+    await rm(journalPath, { force: true });
+    snapshotBytes = Buffer.byteLength(text);
+    journalBytes = 0;
+  };
+
   return {
     async load() {
       let text: string;
       try {
-        text = await readFile(path, 'utf8');
+        text = await readFile(snapshotPath, 'utf8');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw err;
@@ -33,36 +92,66 @@ export function createFileStateStore(dir: string): StateStore {
       try {
         state = JSON.parse(text) as AgentState;
       } catch (err) {
-        throw new FedmeshError(ErrorCode.DecodeFailed, `state file ${path} is not valid JSON`, {
+        throw new FedmeshError(ErrorCode.DecodeFailed, `state file ${snapshotPath} is not valid JSON`, {
           cause: err,
         });
       }
-      // Re-verify on load: a state file edited or damaged on disk must not be served.
+      // Re-verified on load: a state file edited or damaged on disk must not be served.
       if (!state?.view?.resources || viewHash(state.view.resources) !== state.view.hash) {
-        throw new FedmeshError(ErrorCode.HashMismatch, `state file ${path} does not match its hash`);
+        throw new FedmeshError(ErrorCode.HashMismatch, `state file ${snapshotPath} does not match its hash`);
       }
-      return state;
+      snapshotBytes = Buffer.byteLength(text);
+      journalBytes = await stat(journalPath).then(
+        (s) => s.size,
+        () => 0,
+      );
+      return replayJournal(state, await readFile(journalPath, 'utf8').catch(() => ''));
     },
-    async save(state) {
+
+    save,
+
+    async record(state, fromVersion, ops) {
+      if (journalBytes > MIN_COMPACT_BYTES && journalBytes > snapshotBytes) return save(state);
+      const line = `${JSON.stringify({ from: fromVersion, to: state.view.version, hash: state.view.hash, seq: state.streamSeq, ops } satisfies JournalEntry)}\n`;
       await mkdir(dir, { recursive: true });
-      const tmp = `${path}.${process.pid}.tmp`;
-      const fh = await open(tmp, 'w');
+      const fh = await open(journalPath, 'a');
       try {
-        await fh.writeFile(JSON.stringify(state));
+        await fh.writeFile(line);
         await fh.sync();
       } finally {
         await fh.close();
       }
-      await rename(tmp, path).catch(async (err) => {
-        await rm(tmp, { force: true });
-        throw err;
-      });
-      const dh = await open(dir, 'r');
-      try {
-        await dh.sync();
-      } finally {
-        await dh.close();
-      }
+      if (journalBytes === 0) await fsyncDir(); // the journal file itself was just created
+      journalBytes += Buffer.byteLength(line);
     },
   };
+}
+
+/**
+ * Applies journal lines in order on top of the snapshot. A torn last line (a crash while
+ * writing it, so never acknowledged) and lines the snapshot already covers are skipped; a line
+ * that does not verify stops the replay, leaving the last verified state.
+ */
+function replayJournal(snapshot: AgentState, journal: string): AgentState {
+  let state = snapshot;
+  for (const raw of journal.split('\n')) {
+    if (!raw) continue;
+    let entry: JournalEntry;
+    try {
+      entry = JSON.parse(raw) as JournalEntry;
+    } catch {
+      break;
+    }
+    if (entry.to <= state.view.version) continue;
+    if (entry.from !== state.view.version) break;
+    let resources: RegionView['resources'];
+    try {
+      resources = applyPatch(structuredClone(state.view.resources), entry.ops, true, true).newDocument;
+    } catch {
+      break;
+    }
+    if (viewHash(resources) !== entry.hash) break;
+    state = { view: { ...state.view, version: entry.to, hash: entry.hash, resources }, streamSeq: entry.seq };
+  }
+  return state;
 }
