@@ -94,10 +94,11 @@ describe('applyPayload', () => {
     );
     expect(out.kind === 'applied' && out.view.version).toBe(9);
     expect(cache.hash()).toBe(viewHash(next));
-    expect(
+    // A snapshot that does not match its announced hash is rejected like a delta.
+    expect(() =>
       applyPayload(emptyView('eu-west'), meta(MessageType.Snapshot, 0, 1, 'e'.repeat(64)), {
         resources: next,
-      }).kind,
-    ).toBe('skipped');
+      }),
+    ).toThrow(expect.objectContaining({ code: 'hash_mismatch' }));
   });
 });
