@@ -1,9 +1,15 @@
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCode, FedmeshError, type RegionView, viewHash } from '@fedmesh/shared';
-import fastJsonPatch, { type Operation } from 'fast-json-patch';
-
-const { applyPatch } = fastJsonPatch;
+import {
+  type EnvelopeMeta,
+  ErrorCode,
+  FedmeshError,
+  MessageType,
+  type RegionView,
+  viewHash,
+} from '@fedmesh/shared';
+import type { Operation } from 'fast-json-patch';
+import { applyPayload, mirror } from '../sync/apply.js';
 
 /** The agent's durable state: its verified view and where in the sync stream it stands. */
 export interface AgentState {
@@ -134,6 +140,7 @@ export function createFileStateStore(dir: string): StateStore {
  */
 function replayJournal(snapshot: AgentState, journal: string): AgentState {
   let state = snapshot;
+  const cache = mirror(snapshot.view.resources);
   for (const raw of journal.split('\n')) {
     if (!raw) continue;
     let entry: JournalEntry;
@@ -144,14 +151,25 @@ function replayJournal(snapshot: AgentState, journal: string): AgentState {
     }
     if (entry.to <= state.view.version) continue;
     if (entry.from !== state.view.version) break;
-    let resources: RegionView['resources'];
     try {
-      resources = applyPatch(structuredClone(state.view.resources), entry.ops, true, true).newDocument;
+      const out = applyPayload(state.view, journalMeta(state.view.region, entry), { ops: entry.ops }, cache);
+      if (out.kind === 'applied') state = { view: out.view, streamSeq: entry.seq };
     } catch {
       break;
     }
-    if (viewHash(resources) !== entry.hash) break;
-    state = { view: { ...state.view, version: entry.to, hash: entry.hash, resources }, streamSeq: entry.seq };
   }
   return state;
+}
+
+function journalMeta(region: string, entry: JournalEntry): EnvelopeMeta {
+  return {
+    type: MessageType.Delta,
+    region,
+    fromVersion: entry.from,
+    toVersion: entry.to,
+    toHash: entry.hash,
+    codec: 'identity',
+    chunk: { index: 1, count: 1 },
+    rawSize: 0,
+  };
 }
