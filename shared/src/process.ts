@@ -24,7 +24,17 @@ export async function runProcess<C extends { logLevel: LogLevel }>(opts: {
     return;
   }
   const logger = createLogger({ name: opts.name, level: parsed.config.logLevel });
-  let running: { stop(): Promise<void> };
+  // A signal while still starting (NATS unreachable, say) ends the process at once: there is
+  // nothing to drain yet, and waiting for a start that may never finish would ignore the operator.
+  let running: { stop(): Promise<void> } | undefined;
+  const early = (signal: string) => {
+    if (running) return;
+    logger.info({ signal }, 'stopped while starting');
+    logger.flush();
+    process.exit(0);
+  };
+  process.once('SIGINT', early);
+  process.once('SIGTERM', early);
   try {
     running = await opts.start(parsed.config, logger);
   } catch (err) {
@@ -32,11 +42,14 @@ export async function runProcess<C extends { logLevel: LogLevel }>(opts: {
     logger.flush();
     process.exit(1);
   }
+  process.off('SIGINT', early);
+  process.off('SIGTERM', early);
+  const started = running;
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), opts.stopTimeoutMs ?? 10_000);
     force.unref();
-    running.stop().then(
+    started.stop().then(
       () => {
         logger.info('stopped');
         logger.flush();
