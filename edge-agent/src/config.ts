@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { CODECS, isDnsLabel, LOG_LEVELS, parseByteRate, parseByteSize, parseDuration } from '@fedmesh/shared';
+import { CODECS, FlagTypes, isDnsLabel, LOG_LEVELS, parseFlags } from '@fedmesh/shared';
 import { z } from 'zod';
 
 export const AGENT_HELP = `fedmesh-agent — the fedmesh edge agent: pulls its region's config from the hub, verifies it,
@@ -24,16 +23,7 @@ Options (each also read from the environment variable shown):
 
 Signals: SIGINT/SIGTERM stop pulling, close the xDS and status servers, drain NATS and exit 0.`;
 
-const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port');
-const quantity = (parse: (v: string) => number) =>
-  z.string().transform((v, ctx) => {
-    try {
-      return parse(v);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  });
+const { hostPort: HostPort, rate, duration, size } = FlagTypes;
 
 export const AgentConfigSchema = z.object({
   region: z.string().refine(isDnsLabel, 'must be a DNS-1123 label'),
@@ -48,9 +38,9 @@ export const AgentConfigSchema = z.object({
     .transform((s) => s.split(',').map((c) => c.trim()))
     .pipe(z.array(z.enum(CODECS as [string, ...string[]])).min(1))
     .default([...CODECS]),
-  budget: quantity(parseByteRate).optional(),
-  heartbeat: quantity(parseDuration).default(10_000),
-  maxPayload: quantity(parseByteSize).default(256 * 1024 * 1024),
+  budget: rate.optional(),
+  heartbeat: duration.default(10_000),
+  maxPayload: size.default(256 * 1024 * 1024),
   logLevel: z.enum(LOG_LEVELS).default('info'),
 });
 export type AgentConfig = Readonly<z.output<typeof AgentConfigSchema> & { stateDir: string }>;
@@ -73,30 +63,8 @@ const FLAGS = {
 export type ParsedAgentArgs = { help: true } | { help: false; config: AgentConfig };
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): ParsedAgentArgs {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help) return { help: true };
-  const raw: Record<string, unknown> = {};
-  for (const [flag, envName] of Object.entries(FLAGS)) {
-    const v = (values as Record<string, unknown>)[flag] ?? env[envName];
-    if (v !== undefined && v !== '') raw[flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
-  }
-  const r = AgentConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const msg = r.error.issues
-      .map(
-        (i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`,
-      )
-      .join('; ');
-    throw new Error(`invalid configuration: ${msg}`);
-  }
-  const config = { ...r.data, stateDir: r.data.stateDir ?? `.fedmesh/${r.data.region}` };
+  const parsed = parseFlags({ argv, env, flags: FLAGS, schema: AgentConfigSchema });
+  if (parsed.help) return parsed;
+  const config = { ...parsed.config, stateDir: parsed.config.stateDir ?? `.fedmesh/${parsed.config.region}` };
   return { help: false, config: Object.freeze(config) };
 }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { LOG_LEVELS, parseByteSize, parseDuration } from '@fedmesh/shared';
+import { FlagTypes, LOG_LEVELS, parseFlags } from '@fedmesh/shared';
 import { z } from 'zod';
 import type { Principal } from './api/auth.js';
 
@@ -31,23 +30,7 @@ Options (each also read from the environment variable shown):
 
 Signals: SIGINT/SIGTERM drain NATS, close the API and exit 0.`;
 
-const Duration = z.string().transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
-const Size = z.string().transform((v, ctx) => {
-  try {
-    return parseByteSize(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
-const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port');
+const { duration: Duration, size: Size, hostPort: HostPort } = FlagTypes;
 
 export const HubConfigSchema = z.object({
   nats: z.string().min(1).default('nats://127.0.0.1:4222'),
@@ -97,31 +80,13 @@ export type ParsedArgs = { help: true } | { help: false; config: HubConfig };
 
 /** Flags win over environment variables; the result is validated once and frozen. */
 export function parseHubArgs(argv: string[], env: NodeJS.ProcessEnv): ParsedArgs {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
+  return parseFlags({
+    argv,
+    env,
+    flags: FLAGS,
+    schema: HubConfigSchema,
+    extra: { adminToken: env.FEDMESH_ADMIN_TOKEN || undefined },
   });
-  if (values.help) return { help: true };
-  const raw: Record<string, unknown> = { adminToken: env.FEDMESH_ADMIN_TOKEN || undefined };
-  for (const [flag, envName] of Object.entries(FLAGS)) {
-    const v = (values as Record<string, unknown>)[flag] ?? env[envName];
-    if (v !== undefined && v !== '') raw[camel(flag)] = v;
-  }
-  return { help: false, config: Object.freeze(parseConfig(HubConfigSchema, raw)) };
-}
-
-export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const msg = r.error.issues.map((i) => `--${kebab(String(i.path[0] ?? ''))}: ${i.message}`).join('; ');
-    throw new Error(`invalid configuration: ${msg}`);
-  }
-  return r.data;
 }
 
 /** Tokens from FEDMESH_ADMIN_TOKEN (named "admin") and the tokens file, token → principal. */
@@ -155,11 +120,4 @@ export function loadTokens(config: HubConfig, parse: (text: string) => unknown):
     }
   }
   return tokens;
-}
-
-function camel(s: string): string {
-  return s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-function kebab(s: string): string {
-  return s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }

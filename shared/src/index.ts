@@ -2,6 +2,7 @@ export * from './canonical.js';
 export * from './codec.js';
 export * from './envelope.js';
 export * from './errors.js';
+export * from './flags.js';
 export * from './logger.js';
 export * from './model/index.js';
 export * from './names.js';
