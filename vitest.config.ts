@@ -8,7 +8,8 @@ export default defineConfig({
       'edge-agent/src/**/*.test.ts',
       'test/**/*.test.ts',
     ],
-    exclude: ['**/node_modules/**', 'test/bench/**'],
+    // Benchmarks run through `npm run bench`; only the generator's unit test belongs in `npm test`.
+    exclude: ['**/node_modules/**', 'test/bench/**/!(workload).test.ts'],
     // Integration tests start real nats-servers and processes; two cores, so keep parallelism modest.
     pool: 'forks',
     maxWorkers: 2,

@@ -9,8 +9,9 @@ import { type AgentState, createFileStateStore } from './state/file-store.js';
 import { buildStatusServer } from './status/http.js';
 import { startStatusUplink } from './status/uplink.js';
 import { emptyView } from './sync/apply.js';
-import { createSyncClient, type SyncClient } from './sync/client.js';
-import { createXdsServer } from './xds/index.js';
+import { createSyncClient, type LineStatus, type SyncClient } from './sync/client.js';
+import { registerLineMetrics } from './sync/metrics.js';
+import { createApplyToPushHistogram, createXdsServer } from './xds/index.js';
 
 export interface RunningAgent {
   statusUrl: string;
@@ -32,8 +33,15 @@ export interface AgentStatus {
     applied: number;
     rejected: number;
     resyncs: number;
+    /** Estimated bytes the downlink carried: sync messages, protocol, TCP/IP headers. */
+    lineBytesReceived: number;
+    chunksSpooled: number;
+    /** Chunked transfers resumed at the next chunk after an interruption. */
+    resumes: number;
     lastError: string | null;
   };
+  /** Budget, utilization, queue and compression of the downlink; null until NATS is reached. */
+  line: LineStatus | null;
   xds: { nacks: number; proxies: unknown[] };
 }
 
@@ -52,11 +60,13 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     initial.streamSeq > 0 || initial.view.version > 0 ? initial.view : undefined;
   const uplinkRef: { changed(): void } = { changed: () => undefined };
 
+  const applyToPush = createApplyToPushHistogram();
   const xds = await createXdsServer({
     logger: log,
     listen: config.xdsListen,
     controlPlane: `fedmesh-agent/${config.region}`,
     onChange: () => uplinkRef.changed(),
+    onPush: applyToPush.observe,
   });
   if (served) xds.setView(served);
 
@@ -87,13 +97,19 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         applied: c?.applied ?? 0,
         rejected: c?.rejected ?? 0,
         resyncs: c?.resyncs ?? 0,
+        lineBytesReceived: c?.lineBytesReceived ?? 0,
+        chunksSpooled: c?.chunksSpooled ?? 0,
+        resumes: c?.resumes ?? 0,
         lastError: c?.lastError ?? null,
       },
+      line: sync?.line() ?? null,
       xds: { nacks: proxies.reduce((n, p) => n + p.nacks.length, 0), proxies },
     };
   };
 
   const registry = createAgentMetrics(status);
+  registerLineMetrics(registry, () => sync);
+  registry.registerMetric(applyToPush.metric);
   const http = buildStatusServer({
     logger: log,
     status: () => ({ ...status() }),
@@ -125,7 +141,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         messagesReceived: s.sync.messagesReceived,
         rejected: s.sync.rejected,
         resyncs: s.sync.resyncs,
-        ...(config.budget !== undefined ? { budgetBytesPerSecond: config.budget } : {}),
+        lineBytesReceived: s.sync.lineBytesReceived,
+        ...lineReport(s.line, config.budget),
         ...(s.sync.lastError ? { lastError: s.sync.lastError } : {}),
         heartbeatSeconds: config.heartbeat / 1000,
         sentAt: new Date().toISOString(),
@@ -159,6 +176,12 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         store,
         logger: log,
         onView: serve,
+        onApplied: () => uplinkRef.changed(),
+        // Transfer progress reaches the hub (queued bytes, time to drain) at most once a second.
+        onProgress: throttle(() => uplinkRef.changed(), 1_000),
+        spoolDir: join(config.stateDir, 'spool'),
+        acceptedCodecs: config.codecs,
+        ...(config.budget === undefined ? {} : { budgetBytesPerSecond: config.budget }),
         options: {
           maxPayloadBytes: config.maxPayload,
           batch: 16,
@@ -248,6 +271,44 @@ function createAgentMetrics(status: () => AgentStatus): Registry {
   );
   gauge('fedmesh_agent_sync_resyncs_total', 'Snapshots requested from the hub', (s) => s.sync.resyncs);
   return registry;
+}
+
+/** The downlink's figures as the status report carries them. */
+function lineReport(line: LineStatus | null, flagBudget: number | undefined) {
+  if (!line) return flagBudget === undefined ? {} : { budgetBytesPerSecond: flagBudget };
+  return {
+    ...(line.budget
+      ? { budgetBytesPerSecond: line.budget.bytesPerSecond, burstBytes: line.budget.burstBytes }
+      : {}),
+    receiveRate: line.receiveRate,
+    ...(line.utilization === null ? {} : { utilization: line.utilization }),
+    streamSeq: line.streamSeq,
+    queuedMessages: line.queuedMessages,
+    ...(line.compressionRatio === null ? {} : { compressionRatio: line.compressionRatio }),
+    ...(line.spool
+      ? { spool: { toVersion: line.spool.toVersion, chunks: line.spool.chunks, count: line.spool.count } }
+      : {}),
+  };
+}
+
+/** Calls `fn` at most once per `ms`; a call inside the window is deferred to its end, not lost. */
+function throttle(fn: () => void, ms: number): () => void {
+  let last = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const fire = () => {
+    timer = undefined;
+    last = Date.now();
+    fn();
+  };
+  return () => {
+    if (timer) return;
+    const wait = last + ms - Date.now();
+    if (wait <= 0) fire();
+    else {
+      timer = setTimeout(fire, wait);
+      timer.unref();
+    }
+  };
 }
 
 function splitHostPort(s: string): [string, number] {

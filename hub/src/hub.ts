@@ -48,6 +48,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     store,
     publisher: createSyncPublisher(jetstream(nc), jsm),
     logger,
+    onPublished: metrics.published,
     options: {
       debounceMs: config.debounce,
       maxWaitMs: config.maxWait,
@@ -96,15 +97,37 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     stop: () => {
       stopping ??= (async () => {
         await app.close();
-        await engine.flush().catch(() => undefined);
+        // With NATS down, pending changes cannot be published (they are safe in the KV store
+        // and the next hub publishes them); do not wait for the reconnect that may never come.
+        if (natsUp) await bounded(engine.flush(), STOP_STEP_MS);
         resync.unsubscribe();
         status.close();
-        await engine.stop();
-        await nc.drain().catch(() => undefined);
+        await bounded(engine.stop(), STOP_STEP_MS);
+        await bounded(natsUp ? nc.drain() : nc.close(), STOP_STEP_MS);
+        if (!nc.isClosed()) await nc.close().catch(() => undefined);
       })();
       return stopping;
     },
   };
+}
+
+/** Longest one shutdown step may take, so SIGTERM always ends the process in time. */
+const STOP_STEP_MS = 3_000;
+
+function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+    );
+  });
 }
 
 export function splitHostPort(s: string): [string, number] {

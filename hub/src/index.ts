@@ -1,6 +1,13 @@
 export { type ApiDeps, buildServer } from './api/server.js';
 export { type HubConfig, HubConfigSchema, parseHubArgs } from './config.js';
 export { type RunningHub, startHub } from './hub.js';
-export { scopeRegion } from './scope/index.js';
+export {
+  createIncrementalScoper,
+  type EntryChange,
+  type IncrementalScoper,
+  type RegionChanges,
+  scopeRegion,
+} from './scope/index.js';
 export * from './store/index.js';
 export * from './sync/index.js';
+export { headerBytes } from './sync/publisher.js';

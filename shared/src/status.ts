@@ -16,7 +16,22 @@ export const AgentStatusReport = z.object({
   messagesReceived: z.number().min(0).default(0),
   rejected: z.number().min(0).default(0),
   resyncs: z.number().min(0).default(0),
+  /** The budget the agent enforces: the Region's `link.budget`, or lower when its flag says so. */
   budgetBytesPerSecond: z.number().min(0).optional(),
+  burstBytes: z.number().min(0).optional(),
+  /** Everything received on the line (sync messages, protocol, TCP/IP overhead), estimated. */
+  lineBytesReceived: z.number().min(0).default(0),
+  /** Line bytes per second over the agent's last measuring window, and that rate over the budget. */
+  receiveRate: z.number().min(0).optional(),
+  utilization: z.number().min(0).optional(),
+  /** Stream sequence of the last sync message consumed (applied, skipped or spooled). */
+  streamSeq: z.int().min(0).optional(),
+  /** Sync messages still on the stream for this region, as the agent last saw. */
+  queuedMessages: z.int().min(0).optional(),
+  /** Uncompressed over compressed payload bytes of what the agent received. */
+  compressionRatio: z.number().min(0).optional(),
+  /** A chunked payload being received: chunks spooled so far of how many. */
+  spool: z.object({ toVersion: z.int().min(0), chunks: z.int().min(0), count: z.int().min(1) }).optional(),
   lastError: z.string().max(4096).optional(),
   heartbeatSeconds: z.number().positive().default(10),
   sentAt: z.string().max(64),

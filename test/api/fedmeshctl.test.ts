@@ -158,7 +158,7 @@ describe('fedmeshctl against a real hub', () => {
     const res = await ctl('regions');
     expect(res.code).toBe(0);
     expect(res.out.split('\n')[0]).toMatch(
-      /^REGION\s+DESIRED\s+APPLIED\s+IN-SYNC\s+LAG\s+SENT\s+BUDGET\s+PROXIES\s+STALE\s+LAST-ERROR$/,
+      /^REGION\s+DESIRED\s+APPLIED\s+IN-SYNC\s+LAG\s+SENT\s+RATIO\s+BUDGET\s+USE\s+QUEUED\s+DRAIN\s+PROXIES\s+STALE\s+LAST-ERROR$/,
     );
     expect(res.out).toMatch(/\neu-west\s+\d+\s+-\s+no\s+/);
   });

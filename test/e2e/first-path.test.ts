@@ -93,6 +93,11 @@ describe('first end-to-end path', () => {
     printLogsOnFailure(nats);
     const api = hubClient(hub.url);
     const us = agents.find((a) => a.config.region === 'us-east')!;
+    // The hub hears of an applied version a moment after the agent applies it: wait for that
+    // report before taking the version the hub must keep.
+    await waitFor(async () => (await api.region('us-east')).body.inSync === true, {
+      what: 'us-east in sync at the hub',
+    });
     const applied = (await api.region('us-east')).body.applied;
     expect((await api.region('us-east')).body.stale).toBe(false);
     await us.stop();

@@ -130,6 +130,8 @@ export interface AgentProcess {
   region: string;
   statusUrl: string;
   stateDir: string;
+  /** Port of the agent's ADS server on 127.0.0.1, for node proxies. */
+  xdsPort: number;
   proc: ChildProcess;
   output(): string;
   /** SIGKILL, as in a crash. */
@@ -138,15 +140,19 @@ export interface AgentProcess {
   stop(): Promise<number | null>;
 }
 
-/** An agent as a real process through its bin, for crash tests. */
+/**
+ * An agent as a real process through its bin, for crash tests. `ports` pins the listeners, so a
+ * restarted agent can take over the xDS port its proxies already dial.
+ */
 export async function spawnAgent(
   natsUrl: string,
   region: string,
   stateDir: string,
   extra: string[] = [],
+  ports: { xds?: number; status?: number } = {},
 ): Promise<AgentProcess> {
-  const statusPort = await freePort();
-  const xdsPort = await freePort();
+  const statusPort = ports.status ?? (await freePort());
+  const xdsPort = ports.xds ?? (await freePort());
   const proc = spawn(
     process.execPath,
     [
@@ -181,6 +187,7 @@ export async function spawnAgent(
     region,
     statusUrl,
     stateDir,
+    xdsPort,
     proc,
     output: () => out,
     kill9: async () => {

@@ -160,8 +160,24 @@ export interface XdsClientProcess {
     count: number,
     opts?: { deadlineMs?: number; concurrency?: number },
   ): Promise<CallsResult>;
+  /**
+   * Calls `target` one at a time until a call is answered by one of `backends`; `at` is when
+   * (ms since the epoch, sub-ms precision), null when `timeoutMs` passed first.
+   */
+  until(
+    target: string,
+    backends: readonly string[],
+    opts?: { deadlineMs?: number; timeoutMs?: number },
+  ): Promise<UntilResult>;
   stderr(): string;
   close(): Promise<void>;
+}
+
+export interface UntilResult {
+  at: number | null;
+  backend?: string;
+  calls: number;
+  errors: Record<string, number>;
 }
 
 const CLIENT_SCRIPT = fileURLToPath(new URL('./xds-client.mjs', import.meta.url));
@@ -218,6 +234,14 @@ export async function startXdsClient(opts: {
         count,
         deadlineMs: o.deadlineMs ?? 5000,
         concurrency: o.concurrency ?? 32,
+      }),
+    until: (target, names, o = {}) =>
+      request({
+        op: 'until',
+        target,
+        backends: names,
+        deadlineMs: o.deadlineMs ?? 5000,
+        timeoutMs: o.timeoutMs ?? 10_000,
       }),
     stderr: () => stderr,
     async close() {

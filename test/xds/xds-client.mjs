@@ -60,10 +60,28 @@ async function calls({ target, count, deadlineMs, concurrency }) {
   return { counts, errors, elapsedMs: Date.now() - started };
 }
 
+// One call at a time until one is answered by a backend in `backends`; `at` is that answer's
+// wall-clock time in ms (sub-ms precision), comparable with the parent's clock on the same host.
+async function until({ target, backends, deadlineMs, timeoutMs }) {
+  const started = Date.now();
+  const errors = {};
+  let calls = 0;
+  while (Date.now() - started < timeoutMs) {
+    const r = await callOnce(target, deadlineMs);
+    calls++;
+    if (r.error) errors[r.error] = (errors[r.error] ?? 0) + 1;
+    else if (backends.includes(r.backend)) {
+      return { at: performance.timeOrigin + performance.now(), backend: r.backend, calls, errors };
+    }
+  }
+  return { at: null, calls, errors };
+}
+
+const OPS = { calls, until };
 const lines = createInterface({ input: process.stdin });
 lines.on('line', async (line) => {
   const msg = JSON.parse(line);
-  const reply = msg.op === 'calls' ? await calls(msg) : {};
+  const reply = OPS[msg.op] ? await OPS[msg.op](msg) : {};
   process.stdout.write(`${JSON.stringify({ id: msg.id, ...reply })}\n`);
 });
 lines.on('close', () => {

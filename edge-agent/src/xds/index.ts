@@ -3,7 +3,8 @@
  * them over ADS (state of the world and delta) to Envoy and proxyless gRPC.
  */
 
-export type { NackRecord, ProxyStatus, XdsEvent, XdsProtocol } from './server/proxies.js';
+export { createApplyToPushHistogram } from './server/metrics.js';
+export type { NackRecord, ProxyStatus, XdsEvent, XdsProtocol, XdsPush } from './server/proxies.js';
 export {
   createXdsServer,
   type SetViewResult,

@@ -1,6 +1,32 @@
 import { ErrorCode, FedmeshError, invalid, isDnsLabel, parseByteRate, parseByteSize } from '@fedmesh/shared';
 import type { FastifyInstance } from 'fastify';
+import type { RegionLineFigures } from '../metrics/index.js';
 import type { ApiDeps } from './server.js';
+
+/**
+ * The region's line: the budget in force, what the agent says it receives, what waits on the
+ * stream for it and how long the budget needs to carry that.
+ */
+export interface RegionLine {
+  /** What the agent enforces (the Region's budget, or lower by its flag); the Region's until it reports. */
+  budgetBytesPerSecond: number | null;
+  burstBytes: number | null;
+  budgetSource: 'agent' | 'region' | null;
+  /** Line bytes the agent reports receiving since it started, and its rate over the last 5 s. */
+  bytesReceived: number | null;
+  receiveRate: number | null;
+  /** That rate over the budget (1 = the whole budget); null while the agent is silent. */
+  utilization: number | null;
+  /** Sync bytes this hub published for the region that the agent has not consumed yet. */
+  queuedBytes: number;
+  queuedMessages: number | null;
+  /** Queued bytes over the budget. */
+  drainSeconds: number | null;
+  /** Uncompressed over compressed payload bytes published for the region since this hub started. */
+  compressionRatio: number | null;
+  /** A chunked payload the agent is receiving: chunks on its disk so far, of how many. */
+  transfer: { toVersion: number; chunks: number; count: number } | null;
+}
 
 /** What `GET /v1/regions/{region}` shows: desired against applied, and how the line is doing. */
 export interface RegionSummary {
@@ -18,6 +44,7 @@ export interface RegionSummary {
   connectedProxies: number;
   nacks: number;
   agent: { id: string; bytesReceived: number; rejected: number; resyncs: number; codecs: string[] } | null;
+  line: RegionLine;
   lastError: string | null;
 }
 
@@ -36,6 +63,8 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
       !received ||
       now - received.receivedAt.getTime() > deps.staleAfterHeartbeats * report!.heartbeatSeconds * 1000;
     const publishedAt = stats?.lastPublishedAt?.getTime();
+    const regionBudget = link ? parseByteRate(link.budget) : null;
+    const regionBurst = link?.burst !== undefined ? parseByteSize(link.burst) : null;
     deps.metrics.regionLagVersions.set(
       { region },
       report ? Math.max(0, view.version - report.version) : view.version,
@@ -54,10 +83,7 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
       bytesSent: stats?.bytesSent ?? 0,
       snapshotsSent: stats?.snapshotsSent ?? 0,
       deltasSent: stats?.deltasSent ?? 0,
-      budget: {
-        bytesPerSecond: link ? parseByteRate(link.budget) : null,
-        burstBytes: link?.burst !== undefined ? parseByteSize(link.burst) : null,
-      },
+      budget: { bytesPerSecond: regionBudget, burstBytes: regionBurst },
       connectedProxies: report?.proxies ?? 0,
       nacks: report?.nacks ?? 0,
       agent: report
@@ -69,9 +95,11 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
             codecs: report.acceptedCodecs,
           }
         : null,
+      line: lineOf(deps, region, report && !stale ? report : undefined, regionBudget, regionBurst),
       lastError: report?.lastError ?? stats?.lastError ?? null,
     };
   };
+  deps.metrics.setRegionSource(() => deps.engine.regions().map((r) => lineFigures(summary(r))));
 
   const checkName = (region: string) => {
     if (!isDnsLabel(region)) throw invalid([{ path: 'region', message: 'must be a DNS-1123 label' }]);
@@ -89,4 +117,47 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
     if (!view) throw new FedmeshError(ErrorCode.NotFound, `region ${region} not found`);
     return view;
   });
+}
+
+type Report = NonNullable<ReturnType<ApiDeps['status']['get']>>['report'];
+
+function lineOf(
+  deps: ApiDeps,
+  region: string,
+  report: Report | undefined,
+  regionBudget: number | null,
+  regionBurst: number | null,
+): RegionLine {
+  const fromAgent = report?.budgetBytesPerSecond !== undefined;
+  const budget = fromAgent ? report!.budgetBytesPerSecond! : regionBudget;
+  const queuedBytes = deps.metrics.line.queuedBytes(region, report?.streamSeq);
+  const totals = deps.metrics.line.totals(region);
+  return {
+    budgetBytesPerSecond: budget,
+    burstBytes: fromAgent ? (report!.burstBytes ?? null) : regionBurst,
+    budgetSource: fromAgent ? 'agent' : budget === null ? null : 'region',
+    bytesReceived: report ? report.lineBytesReceived : null,
+    receiveRate: report?.receiveRate ?? null,
+    utilization: report?.utilization ?? null,
+    queuedBytes,
+    queuedMessages: report?.queuedMessages ?? null,
+    drainSeconds: budget ? Math.round((queuedBytes / budget) * 10) / 10 : null,
+    compressionRatio:
+      totals.payloadBytes > 0 ? Math.round((totals.rawBytes / totals.payloadBytes) * 100) / 100 : null,
+    transfer: report?.spool ?? null,
+  };
+}
+
+function lineFigures(s: RegionSummary): RegionLineFigures {
+  return {
+    region: s.region,
+    budgetBytesPerSecond: s.line.budgetBytesPerSecond,
+    burstBytes: s.line.burstBytes,
+    bytesReceived: s.line.bytesReceived,
+    receiveRate: s.line.receiveRate,
+    utilization: s.line.utilization,
+    queuedBytes: s.line.queuedBytes,
+    drainSeconds: s.line.drainSeconds,
+    compressionRatio: s.line.compressionRatio,
+  };
 }

@@ -8,6 +8,7 @@ import {
   formatHistory,
   formatRegions,
   formatResources,
+  formatSeconds,
   formatTable,
   type StoredManifest,
 } from './output.js';
@@ -155,13 +156,39 @@ describe('cli output', () => {
       connectedProxies: 2,
       nacks: 0,
       agent: null,
+      line: {
+        budgetBytesPerSecond: 131_072,
+        burstBytes: 262_144,
+        budgetSource: 'agent',
+        bytesReceived: 1_000_000,
+        receiveRate: 120_000,
+        utilization: 0.916,
+        queuedBytes: 3 * 1024 * 1024,
+        queuedMessages: 48,
+        drainSeconds: 24,
+        compressionRatio: 10.94,
+        transfer: null,
+      },
       lastError: 'line\nbroken',
     };
     expect(formatRegions([r], 'table')).toBe(
-      'REGION    DESIRED   APPLIED   IN-SYNC   LAG       SENT     BUDGET     PROXIES   STALE   LAST-ERROR\n' +
-        'eu-west   5         4         no        1v/2.5s   121KiB   256KiB/s   2         no      line broken\n',
+      'REGION    DESIRED   APPLIED   IN-SYNC   LAG       SENT     RATIO   BUDGET      USE   QUEUED   DRAIN   PROXIES   STALE   LAST-ERROR\n' +
+        'eu-west   5         4         no        1v/2.5s   121KiB   10.9x   128KiB/s*   92%   3MiB     24s     2         no      line broken\n',
     );
     expect(formatRegions([], 'table')).toBe('No regions.\n');
+  });
+
+  it('cli - formats drain times in seconds, minutes and hours', () => {
+    expect([0, 0.2, 59, 60, 61, 3599, 3600, 7260].map(formatSeconds)).toEqual([
+      '0s',
+      '1s',
+      '59s',
+      '1m',
+      '1m1s',
+      '59m59s',
+      '1h',
+      '2h1m',
+    ]);
   });
 
   it('cli - formats byte counts in binary units', () => {

@@ -200,7 +200,22 @@ export function formatRegions(items: readonly RegionSummary[], format: OutputFor
   if (format === OutputFormat.Yaml) return stringify({ items }, { lineWidth: 0 });
   if (items.length === 0) return 'No regions.\n';
   return formatTable(
-    ['REGION', 'DESIRED', 'APPLIED', 'IN-SYNC', 'LAG', 'SENT', 'BUDGET', 'PROXIES', 'STALE', 'LAST-ERROR'],
+    [
+      'REGION',
+      'DESIRED',
+      'APPLIED',
+      'IN-SYNC',
+      'LAG',
+      'SENT',
+      'RATIO',
+      'BUDGET',
+      'USE',
+      'QUEUED',
+      'DRAIN',
+      'PROXIES',
+      'STALE',
+      'LAST-ERROR',
+    ],
     items.map((r) => [
       r.region,
       String(r.desired.version),
@@ -208,12 +223,33 @@ export function formatRegions(items: readonly RegionSummary[], format: OutputFor
       r.inSync ? 'yes' : 'no',
       r.inSync ? '0' : `${r.lag.versions}v/${r.lag.seconds}s`,
       formatBytes(r.bytesSent),
-      r.budget.bytesPerSecond === null ? '-' : `${formatBytes(r.budget.bytesPerSecond)}/s`,
+      r.line.compressionRatio === null ? '-' : `${r.line.compressionRatio.toFixed(1)}x`,
+      budgetOf(r),
+      r.line.utilization === null ? '-' : `${Math.round(r.line.utilization * 100)}%`,
+      formatBytes(r.line.queuedBytes),
+      r.line.drainSeconds === null ? '-' : formatSeconds(r.line.drainSeconds),
       String(r.connectedProxies),
       r.stale ? 'yes' : 'no',
       r.lastError ? oneLine(r.lastError, 60) : '-',
     ]),
   );
+}
+
+/** The budget in force; `*` marks one the agent's flag lowered below the Region's. */
+function budgetOf(r: RegionSummary): string {
+  const bps = r.line.budgetBytesPerSecond ?? r.budget.bytesPerSecond;
+  if (bps === null) return '-';
+  const lowered = r.budget.bytesPerSecond !== null && bps < r.budget.bytesPerSecond;
+  return `${formatBytes(bps)}/s${lowered ? '*' : ''}`;
+}
+
+/** `0s`, `42s`, `12m5s`, `3h20m`: a drain time at a glance. */
+export function formatSeconds(s: number): string {
+  const n = Math.ceil(s);
+  if (n < 60) return `${n}s`;
+  if (n < 3600) return `${Math.floor(n / 60)}m${n % 60 ? `${n % 60}s` : ''}`;
+  const m = Math.floor((n % 3600) / 60);
+  return `${Math.floor(n / 3600)}h${m ? `${m}m` : ''}`;
 }
 
 /** Binary units, one decimal below 10: `512B`, `1.5KiB`, `20MiB`. */

@@ -98,8 +98,14 @@ export interface SyncEngineDeps {
   publisher: SyncPublisher;
   logger: Logger;
   options: SyncEngineOptions;
-  /** Called after every publication (metrics). */
-  onPublished?: (region: string, kind: 'delta' | 'snapshot', result: PublishResult, rawBytes: number) => void;
+  /** Called after every publication (metrics, line accounting); `messages` are what was published. */
+  onPublished?: (
+    region: string,
+    kind: 'delta' | 'snapshot',
+    result: PublishResult,
+    rawBytes: number,
+    messages: readonly OutgoingMessage[],
+  ) => void;
 }
 
 /** Publication attempts against a chain other replicas keep advancing, before giving up for a retry later. */
@@ -432,7 +438,7 @@ class Engine implements SyncEngine {
       st.stats.lastPublishedAt = new Date();
       delete st.stats.lastError;
       this.settle(st);
-      this.deps.onPublished?.(region, kind, res, rawBytes);
+      this.deps.onPublished?.(region, kind, res, rawBytes, msgs);
       this.log.debug(
         { region, kind, version: st.version, bytes: res.bytes, messages: msgs.length },
         'published',

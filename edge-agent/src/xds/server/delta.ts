@@ -3,7 +3,7 @@ import { isFullStateType, isTypeUrl, PUSH_ORDER, type TypeUrl } from '../types.j
 import type { RpcStatus, XdsNode } from './cache.js';
 import type { EncodedAny } from './protos.js';
 import type { Snapshot } from './snapshot.js';
-import type { StreamDeps } from './sotw.js';
+import { reportPush, type StreamDeps } from './sotw.js';
 
 export interface DeltaDiscoveryRequest {
   node: XdsNode | null;
@@ -56,7 +56,13 @@ export function serveDeltaStream(
   let closed = false;
   let identified = false;
 
-  const respond = (typeUrl: TypeUrl, state: TypeState, snapshot: Snapshot, always: boolean): void => {
+  const respond = (
+    typeUrl: TypeUrl,
+    state: TypeState,
+    snapshot: Snapshot,
+    always: boolean,
+    push = false,
+  ): void => {
     const type = snapshot.types[typeUrl];
     const scope = new Set(state.names);
     if (state.wildcard) {
@@ -85,14 +91,17 @@ export function serveDeltaStream(
       { typeUrl, version: snapshot.version, nonce, resources: resources.length, removed },
       'xds response',
     );
-    call.write({
-      system_version_info: snapshot.version,
-      resources,
-      type_url: typeUrl,
-      removed_resources: removed,
-      nonce,
-      control_plane: { identifier: deps.controlPlane },
-    });
+    call.write(
+      {
+        system_version_info: snapshot.version,
+        resources,
+        type_url: typeUrl,
+        removed_resources: removed,
+        nonce,
+        control_plane: { identifier: deps.controlPlane },
+      },
+      push ? () => reportPush(deps, proxy, log, typeUrl, snapshot) : undefined,
+    );
   };
 
   const onRequest = (req: DeltaDiscoveryRequest): void => {
@@ -159,7 +168,7 @@ export function serveDeltaStream(
       if (!state) continue;
       if (previous && previous.types[typeUrl].hash === next.types[typeUrl].hash) continue;
       // Without a previous snapshot the first request went unanswered: answer it now.
-      respond(typeUrl, state, next, previous === undefined);
+      respond(typeUrl, state, next, previous === undefined, true);
     }
   });
 

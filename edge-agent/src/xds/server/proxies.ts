@@ -33,6 +33,21 @@ export type XdsEvent =
   | { type: 'acked'; proxy: ProxyStatus; typeUrl: string; version: string }
   | { type: 'nacked'; proxy: ProxyStatus; nack: NackRecord };
 
+/**
+ * A response caused by a new view, handed to the proxy's transport. Responses to a proxy's own
+ * requests (a new subscription, a reconnect) are not pushes: their delay is the proxy's doing.
+ */
+export interface XdsPush {
+  typeUrl: string;
+  /** View version the response carries. */
+  version: string;
+  proxy: string;
+  stream: number;
+  protocol: XdsProtocol;
+  /** Milliseconds from the view being applied (handed to `setView`) to the response being written. */
+  sinceApplyMs: number;
+}
+
 export const MAX_NACKS = 16;
 
 /** The mutable record a stream keeps about its proxy; `status()` hands out copies. */

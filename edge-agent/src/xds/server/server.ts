@@ -5,7 +5,7 @@ import { PUSH_ORDER, type TypeUrl, type XdsResources } from '../types.js';
 import { createNonceSource, createSnapshotCache } from './cache.js';
 import { type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, serveDeltaStream } from './delta.js';
 import { loadXdsProtos } from './protos.js';
-import { createProxyRegistry, type ProxyStatus, type XdsEvent } from './proxies.js';
+import { createProxyRegistry, type ProxyStatus, type XdsEvent, type XdsPush } from './proxies.js';
 import { buildSnapshot, checkConsistency, type Snapshot } from './snapshot.js';
 import { type DiscoveryRequest, type DiscoveryResponse, type StreamDeps, serveSotwStream } from './sotw.js';
 
@@ -15,6 +15,12 @@ export interface XdsServerOptions {
   listen: string;
   /** Called on connect, disconnect, ACK and NACK; the agent uses it to report status. */
   onChange?: (event: XdsEvent) => void;
+  /**
+   * Called for every response a new view caused, once it is written to the proxy's stream; the
+   * agent turns it into its apply-to-push histogram. Kept apart from `onChange`, which drives
+   * status reports and must not fire once per response.
+   */
+  onPush?: (push: XdsPush) => void;
   /** Sent as `control_plane.identifier` in every response, e.g. `fedmesh-agent/eu-west`. */
   controlPlane?: string;
   /** The view → Envoy resources function; tests may replace it. */
@@ -35,9 +41,10 @@ export interface XdsServer {
   /**
    * Serves a new view. Until the first call the server answers nothing and proxies wait, which
    * is what they should do while the agent has no verified view. Throws (and keeps serving the
-   * previous view) when the translated resources are inconsistent.
+   * previous view) when the translated resources are inconsistent. `appliedAt`
+   * (`performance.now()`, default: the call) is when the view was applied; pushes are timed from it.
    */
-  setView(view: RegionView): SetViewResult;
+  setView(view: RegionView, opts?: { appliedAt?: number }): SetViewResult;
   /** Version and hash of the view being served, if any. */
   current(): { version: number; hash: string } | undefined;
   proxies(): ProxyStatus[];
@@ -56,6 +63,7 @@ export async function createXdsServer(options: XdsServerOptions): Promise<XdsSer
     logger,
     nonce: createNonceSource(),
     controlPlane: options.controlPlane ?? 'fedmesh-agent',
+    ...(options.onPush ? { pushed: options.onPush } : {}),
   };
   const calls = new Set<grpc.ServerDuplexStream<unknown, unknown>>();
   const track = (call: grpc.ServerDuplexStream<unknown, unknown>): void => {
@@ -107,7 +115,8 @@ export async function createXdsServer(options: XdsServerOptions): Promise<XdsSer
   return {
     address: host,
     port,
-    setView(view) {
+    setView(view, opts = {}) {
+      const appliedAt = opts.appliedAt ?? performance.now();
       const previous = cache.current();
       if (previous && previous.viewVersion === view.version && previous.viewHash === view.hash) {
         return { version: view.version, changed: [], warnings: previous.warnings };
@@ -130,7 +139,7 @@ export async function createXdsServer(options: XdsServerOptions): Promise<XdsSer
           },
         );
       }
-      const snapshot = buildSnapshot(view, translated, protos);
+      const snapshot = buildSnapshot(view, translated, protos, appliedAt);
       const changed = changedTypes(previous, snapshot);
       for (const warning of snapshot.warnings) logger.warn({ version: view.version }, warning);
       cache.set(snapshot);

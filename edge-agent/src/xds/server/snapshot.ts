@@ -23,12 +23,15 @@ export interface Snapshot {
   readonly viewHash: string;
   readonly types: Readonly<Record<TypeUrl, SnapshotType>>;
   readonly warnings: readonly string[];
+  /** `performance.now()` when the view was applied: where apply-to-push latency starts. */
+  readonly appliedAt: number;
 }
 
 export function buildSnapshot(
   view: { version: number; hash: string },
   translated: XdsResources,
   protos: XdsProtos,
+  appliedAt: number = performance.now(),
 ): Snapshot {
   const types = {} as Record<TypeUrl, SnapshotType>;
   for (const typeUrl of PUSH_ORDER) {
@@ -47,6 +50,7 @@ export function buildSnapshot(
     viewHash: view.hash,
     types: Object.freeze(types),
     warnings: Object.freeze([...translated.warnings]),
+    appliedAt,
   });
 }
 

@@ -3,7 +3,7 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { isFullStateType, isTypeUrl, PUSH_ORDER, type TypeUrl } from '../types.js';
 import type { RpcStatus, SnapshotCache, XdsNode } from './cache.js';
 import type { EncodedAny } from './protos.js';
-import type { ProxyRegistry } from './proxies.js';
+import type { ProxyRegistry, XdsProtocol, XdsPush } from './proxies.js';
 import type { Snapshot } from './snapshot.js';
 
 export interface DiscoveryRequest {
@@ -29,6 +29,8 @@ export interface StreamDeps {
   logger: Logger;
   nonce: () => string;
   controlPlane: string;
+  /** Told when a response caused by a new view has been written to the proxy's stream. */
+  pushed?: (push: XdsPush) => void;
 }
 
 const WILDCARD = '*';
@@ -68,7 +70,13 @@ export function serveSotwStream(
   let closed = false;
   let identified = false;
 
-  const respond = (typeUrl: TypeUrl, state: TypeState, snapshot: Snapshot, force: boolean): void => {
+  const respond = (
+    typeUrl: TypeUrl,
+    state: TypeState,
+    snapshot: Snapshot,
+    force: boolean,
+    push = false,
+  ): void => {
     // Subscribed to nothing: even LDS/CDS, which otherwise always carry the full set, stay quiet.
     if (!state.wildcard && state.names.size === 0) return;
     const type = snapshot.types[typeUrl];
@@ -92,13 +100,16 @@ export function serveSotwStream(
     state.owed = false;
     state.rejected = false;
     log.debug({ typeUrl, version: snapshot.version, nonce, resources: resources.length }, 'xds response');
-    call.write({
-      version_info: snapshot.version,
-      resources,
-      type_url: typeUrl,
-      nonce,
-      control_plane: { identifier: deps.controlPlane },
-    });
+    call.write(
+      {
+        version_info: snapshot.version,
+        resources,
+        type_url: typeUrl,
+        nonce,
+        control_plane: { identifier: deps.controlPlane },
+      },
+      push ? () => reportPush(deps, proxy, log, typeUrl, snapshot) : undefined,
+    );
   };
 
   const onRequest = (req: DiscoveryRequest): void => {
@@ -158,7 +169,7 @@ export function serveSotwStream(
       const state = states.get(typeUrl);
       if (!state) continue;
       if (previous && previous.types[typeUrl].hash === next.types[typeUrl].hash && !state.owed) continue;
-      respond(typeUrl, state, next, state.owed);
+      respond(typeUrl, state, next, state.owed, true);
     }
   };
   const unwatch = deps.cache.watch(onSnapshot);
@@ -178,6 +189,27 @@ export function serveSotwStream(
   call.on('cancelled', () => close('cancelled'));
   call.on('error', (err) => close('error', err));
   call.on('close', () => close('closed'));
+}
+
+/** The write callback fires once grpc-js has handed the response to HTTP/2: "sent", as far as we can tell. */
+export function reportPush(
+  deps: StreamDeps,
+  proxy: { stream: number; status(): { id: string; protocol: XdsProtocol } },
+  log: Logger,
+  typeUrl: TypeUrl,
+  snapshot: Snapshot,
+): void {
+  const sinceApplyMs = performance.now() - snapshot.appliedAt;
+  const { id, protocol } = proxy.status();
+  log.debug({ typeUrl, version: snapshot.version, sinceApplyMs }, 'xds push sent');
+  deps.pushed?.({
+    typeUrl,
+    version: snapshot.version,
+    proxy: id,
+    stream: proxy.stream,
+    protocol,
+    sinceApplyMs,
+  });
 }
 
 /** Equal when the new content matches what was sent, looking only at names still subscribed. */

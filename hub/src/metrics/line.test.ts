@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { createLineLedger } from './line.js';
+
+const pub = (firstSeq: number, lastSeq: number, bytes: number, duplicate = false) => ({
+  result: { firstSeq, lastSeq, bytes, duplicate },
+  payloadBytes: bytes - 300 * (lastSeq - firstSeq + 1),
+  rawBytes: bytes * 10,
+});
+
+describe('line ledger', () => {
+  it('metrics - queued bytes are what was published after the position the agent reports', () => {
+    const l = createLineLedger();
+    l.record('eu-west', pub(10, 10, 1000));
+    l.record('eu-west', pub(11, 20, 10_000)); // a chunked snapshot, ten messages
+    l.record('eu-west', pub(21, 21, 500));
+    expect(l.queuedBytes('eu-west', undefined)).toBe(11_500);
+    expect(l.queuedBytes('eu-west', 9)).toBe(11_500);
+    expect(l.queuedBytes('eu-west', 10)).toBe(10_500);
+    // Part-way through the snapshot: its remaining messages, pro rata.
+    expect(l.queuedBytes('eu-west', 15)).toBe(5_500);
+    expect(l.queuedBytes('eu-west', 21)).toBe(0);
+    expect(l.queuedBytes('us-east', 0)).toBe(0);
+  });
+
+  it("metrics - another replica's duplicates add nothing and totals give the compression ratio", () => {
+    const l = createLineLedger();
+    l.record('eu-west', pub(1, 1, 1000));
+    l.record('eu-west', pub(1, 1, 1000, true));
+    expect(l.queuedBytes('eu-west', 0)).toBe(1000);
+    expect(l.totals('eu-west')).toEqual({ bytesSent: 1000, payloadBytes: 700, rawBytes: 10_000 });
+  });
+
+  it('metrics - memory stays bounded under any backlog, without losing bytes', () => {
+    const l = createLineLedger();
+    for (let i = 1; i <= 10_000; i++) l.record('eu-west', pub(i, i, 400));
+    expect(l.queuedBytes('eu-west', 0)).toBe(4_000_000);
+    expect(l.queuedBytes('eu-west', 9_999)).toBe(400);
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * What the hub has put on each region's line and what of it still waits there. The stream is the
+ * queue: bytes published after the position an agent reports consuming are bytes the region's
+ * line has yet to carry, and at the region's budget they take a known time to drain.
+ */
+import type { PublishResult } from '../sync/publisher.js';
+
+export interface Publication {
+  result: PublishResult;
+  /** Compressed payload bytes (headers excluded) and their uncompressed size. */
+  payloadBytes: number;
+  rawBytes: number;
+}
+
+export interface RegionLineTotals {
+  /** Sync messages (payload and headers) this hub published for the region since it started. */
+  bytesSent: number;
+  payloadBytes: number;
+  rawBytes: number;
+}
+
+export interface LineLedger {
+  record(region: string, publication: Publication): void;
+  totals(region: string): RegionLineTotals;
+  /**
+   * Bytes published after stream sequence `position` (the last message the agent consumed);
+   * everything recorded when the agent has not said where it is.
+   */
+  queuedBytes(region: string, position: number | undefined): number;
+}
+
+interface Entry {
+  firstSeq: number;
+  lastSeq: number;
+  bytes: number;
+}
+
+/** Entries kept per region; older ones are merged, so memory stays bounded under any backlog. */
+const MAX_ENTRIES = 4096;
+
+export function createLineLedger(): LineLedger {
+  const regions = new Map<string, { entries: Entry[]; totals: RegionLineTotals }>();
+  const of = (region: string) => {
+    let r = regions.get(region);
+    if (!r) {
+      r = { entries: [], totals: { bytesSent: 0, payloadBytes: 0, rawBytes: 0 } };
+      regions.set(region, r);
+    }
+    return r;
+  };
+  return {
+    record(region, { result, payloadBytes, rawBytes }) {
+      // JetStream recognised another replica's identical messages: nothing new on the stream.
+      if (result.duplicate || result.bytes === 0) return;
+      const r = of(region);
+      r.totals.bytesSent += result.bytes;
+      r.totals.payloadBytes += payloadBytes;
+      r.totals.rawBytes += rawBytes;
+      r.entries.push({ firstSeq: result.firstSeq, lastSeq: result.lastSeq, bytes: result.bytes });
+      if (r.entries.length > MAX_ENTRIES) {
+        const [a, b] = r.entries.splice(0, 2) as [Entry, Entry];
+        r.entries.unshift({ firstSeq: a.firstSeq, lastSeq: b.lastSeq, bytes: a.bytes + b.bytes });
+      }
+    },
+    totals: (region) => ({ ...of(region).totals }),
+    queuedBytes(region, position) {
+      const r = regions.get(region);
+      if (!r) return 0;
+      if (position === undefined) return r.entries.reduce((n, e) => n + e.bytes, 0);
+      // What the agent has consumed is gone for good: drop it, so queries stay cheap.
+      while (r.entries.length > 0 && r.entries[0]!.lastSeq <= position) r.entries.shift();
+      let queued = 0;
+      for (const e of r.entries) {
+        if (e.firstSeq > position) queued += e.bytes;
+        else {
+          // Part-way through one publication (a chunked snapshot): its messages are published
+          // back to back, so the part left is proportional to the sequences left.
+          queued += Math.round((e.bytes * (e.lastSeq - position)) / (e.lastSeq - e.firstSeq + 1));
+        }
+      }
+      return queued;
+    },
+  };
+}

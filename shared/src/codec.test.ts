@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { CODECS, compress, decompress, decompressStream } from './codec.js';
+
+const text = Buffer.from(
+  JSON.stringify({ resources: Array.from({ length: 2000 }, (_, i) => ({ i, name: `svc-${i}` })) }),
+);
+
+async function* pieces(data: Uint8Array, size: number): AsyncIterable<Uint8Array> {
+  for (let i = 0; i < data.byteLength; i += size) yield data.subarray(i, i + size);
+}
+
+describe('codecs', () => {
+  it('codec - every codec round-trips, whole and streamed from pieces', async () => {
+    for (const codec of CODECS) {
+      const body = await compress(codec, text);
+      expect(Buffer.from(await decompress(codec, body, 1 << 20))).toEqual(text);
+      expect(
+        Buffer.from(await decompressStream(codec, pieces(body, 1000), text.byteLength, 1 << 20)),
+      ).toEqual(text);
+    }
+  });
+
+  it('codec - a streamed payload that decodes to another size than announced is rejected', async () => {
+    const body = await compress('br', text);
+    await expect(decompressStream('br', pieces(body, 512), text.byteLength - 1, 1 << 20)).rejects.toThrow(
+      /more than the announced/,
+    );
+    await expect(decompressStream('br', pieces(body, 512), text.byteLength + 1, 1 << 20)).rejects.toThrow(
+      /not the announced/,
+    );
+    await expect(decompressStream('br', pieces(body, 512), 2 << 20, 1 << 20)).rejects.toThrow(
+      /over the limit/,
+    );
+    await expect(decompressStream('zstd', pieces(body, 512), text.byteLength, 1 << 20)).rejects.toThrow(
+      /unknown codec/,
+    );
+  });
+
+  it('codec - one compression level serves both codecs: above 9 gzip uses 9', async () => {
+    const body = await compress('gzip', text, { level: 11 });
+    expect(Buffer.from(await decompress('gzip', body, 1 << 20))).toEqual(text);
+  });
+});

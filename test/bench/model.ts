@@ -1,0 +1,421 @@
+/**
+ * Model mode: one change stream fed, in process, to four ways of keeping regions up to date, each
+ * encoded with the project's own encoder (canonical JSON → brotli → 64 KiB chunks):
+ *
+ *   (a) full push       the whole mesh to every region on every change (state of the world, no scoping)
+ *   (b) unscoped delta  the changed resources, whole, to every region (delta xDS / KDS without scoping)
+ *   (c) fedmesh         the incremental scoper, RFC 6902 ops of the changed view entries, per region
+ *   (d) lower bound     per region, the compressed changed entries that region needs, nothing else
+ *
+ * Bytes are compressed payload bytes (what the encoder emits); header bytes (the NATS header block
+ * each sync message carries) are reported beside them as `wireBytes`.
+ */
+
+import {
+  createIncrementalScoper,
+  DEFAULT_CHUNK_SIZE,
+  encodeDelta,
+  encodeSnapshot,
+  headerBytes,
+  type IncrementalScoper,
+  type OutgoingMessage,
+  opsFromChanges,
+  type RegionChanges,
+} from '@fedmesh/hub';
+import {
+  type Codec,
+  canonicalJson,
+  compress,
+  type EnvelopeMeta,
+  MessageType,
+  type Resource,
+  type ViewResource,
+} from '@fedmesh/shared';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import { round, type Summary, sum, summarize } from './stats.js';
+import {
+  CHANGE_KINDS,
+  type ChangeKind,
+  type ChurnMix,
+  createWorkload,
+  keyOf,
+  type WorkloadStats,
+  type Write,
+} from './workload.js';
+
+const { escapePathComponent } = fastJsonPatch;
+
+export interface EncodeConfig {
+  codec: Codec;
+  /** Undefined: the hub's default (brotli quality 9). */
+  level: number | undefined;
+  chunkSize: number;
+}
+
+export const DEFAULT_ENCODE: EncodeConfig = { codec: 'br', level: undefined, chunkSize: DEFAULT_CHUNK_SIZE };
+
+function encodeOpts(e: EncodeConfig) {
+  return { codec: e.codec, chunkSize: e.chunkSize, ...(e.level === undefined ? {} : { level: e.level }) };
+}
+
+// ---- the fedmesh pipeline, timed ----------------------------------------------------------------
+
+export interface StageTimes {
+  apply: number;
+  flush: number;
+  ops: number;
+  hash: number;
+  encode: number;
+}
+
+export interface FedmeshStep {
+  /** process.cpuUsage (user + system, every thread: brotli runs on the libuv pool) in µs. */
+  cpuUs: number;
+  /**
+   * The same CPU split by stage (µs): cpuUsage deltas around each, so a busy neighbour on a shared
+   * machine does not show up as a slow stage the way wall time would.
+   */
+  stages: StageTimes;
+  regions: Map<
+    string,
+    { bytes: number; wireBytes: number; messages: number; changes: RegionChanges; out: OutgoingMessage[] }
+  >;
+}
+
+/** µs of CPU (user + system) used by the whole process so far. */
+export function cpuNow(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/**
+ * One change through the hub's path: scoper.apply, flush, then per changed region the ops, the
+ * view hash and the encoded delta, as the sync engine does on publication (without NATS).
+ */
+export async function fedmeshStep(
+  scoper: IncrementalScoper,
+  writes: readonly Write[],
+  versions: Map<string, number>,
+  toVersion: number,
+  enc: EncodeConfig,
+): Promise<FedmeshStep> {
+  const stages: StageTimes = { apply: 0, flush: 0, ops: 0, hash: 0, encode: 0 };
+  let t = cpuNow();
+  for (const w of writes) scoper.apply(w.key, w.resource);
+  stages.apply += lap();
+  const changed = scoper.flush();
+  stages.flush += lap();
+  const regions: FedmeshStep['regions'] = new Map();
+  for (const [region, changes] of changed) {
+    const ops = opsFromChanges(changes);
+    stages.ops += lap();
+    const hash = scoper.hash(region)!;
+    stages.hash += lap();
+    const msgs = await encodeDelta(region, versions.get(region) ?? 0, toVersion, hash, ops, encodeOpts(enc));
+    stages.encode += lap();
+    versions.set(region, toVersion);
+    regions.set(region, { ...measure(msgs), changes, out: msgs });
+    t = cpuNow(); // bookkeeping between regions is the benchmark's, not the hub's
+  }
+  return { cpuUs: sumStages(stages), stages, regions };
+
+  function lap(): number {
+    const now = cpuNow();
+    const us = now - t;
+    t = now;
+    return us;
+  }
+}
+
+export function sumStages(s: StageTimes): number {
+  return s.apply + s.flush + s.ops + s.hash + s.encode;
+}
+
+/** Stage totals divided by a count, rounded to 0.1 µs: the mean per change. */
+export function meanStages(s: StageTimes, n: number): StageTimes {
+  const m = (x: number) => round(x / Math.max(1, n), 1);
+  return { apply: m(s.apply), flush: m(s.flush), ops: m(s.ops), hash: m(s.hash), encode: m(s.encode) };
+}
+
+function measure(msgs: OutgoingMessage[]): { bytes: number; wireBytes: number; messages: number } {
+  let bytes = 0;
+  let wire = 0;
+  for (const m of msgs) {
+    bytes += m.data.byteLength;
+    wire += m.data.byteLength + headerBytes(m.meta);
+  }
+  return { bytes, wireBytes: wire, messages: msgs.length };
+}
+
+/** Loads a mesh into a fresh scoper, as the hub does at start (one flush computes every view). */
+export function loadScoper(resources: readonly Resource[]): IncrementalScoper {
+  const scoper = createIncrementalScoper();
+  for (const r of resources) scoper.apply(keyOf(r), r);
+  scoper.flush();
+  return scoper;
+}
+
+// ---- the four strategies ------------------------------------------------------------------------
+
+export interface ModelConfig {
+  services: number;
+  regions: number;
+  seed: number;
+  changes: number;
+  warmup: number;
+  mix: ChurnMix;
+  /** Mesh states at which the full mesh is compressed (each one costs seconds at 10k services). */
+  fullPushSamples: number;
+  encode: EncodeConfig;
+}
+
+export interface StrategyFigures {
+  /** Compressed payload bytes summed over every region and change. */
+  totalBytes: number;
+  /** Payload plus the NATS header block of every message. */
+  totalWireBytes: number;
+  messages: number;
+  perChange: Summary;
+  bytesPerRegionPerChange: number;
+}
+
+export interface KindFigures {
+  changes: number;
+  fullPush: number;
+  unscopedDelta: number;
+  fedmesh: number;
+  lowerBound: number;
+  regionsTouched: Summary;
+}
+
+export interface ModelResult {
+  config: Omit<ModelConfig, 'encode'> & { codec: string; level: number | 'default'; chunkSize: number };
+  workload: WorkloadStats;
+  viewSize: Summary;
+  strategies: {
+    fullPush: StrategyFigures;
+    unscopedDelta: StrategyFigures;
+    fedmesh: StrategyFigures;
+    lowerBound: StrategyFigures;
+  };
+  fullPushSamples: {
+    atChange: number;
+    resources: number;
+    rawBytes: number;
+    bytes: number;
+    messages: number;
+  }[];
+  regionsTouchedPerChange: Summary;
+  fedmeshPerRegion: { min: number; p50: number; max: number };
+  byKind: Record<ChangeKind, KindFigures>;
+  hubCpu: { perChangeUs: Summary; stagesUs: StageTimes };
+  ratios: { fullPushOverFedmesh: number; unscopedDeltaOverFedmesh: number; fedmeshOverLowerBound: number };
+  seconds: number;
+}
+
+export async function runModel(cfg: ModelConfig, log: (line: string) => void): Promise<ModelResult> {
+  const started = performance.now();
+  const w = createWorkload({ services: cfg.services, regions: cfg.regions, seed: cfg.seed, mix: cfg.mix });
+  const regionCount = w.regionNames.length;
+  log(`model: ${w.initial.length.toLocaleString('en-US')} resources, ${regionCount} regions`);
+  const scoper = loadScoper(w.initial);
+  const viewSizes = w.regionNames.map((r) => Object.keys(scoper.resources(r) ?? {}).length);
+  const versions = new Map<string, number>();
+  const known = new Set(w.initial.map(keyOf));
+  let revision = w.initial.length;
+
+  // Warm-up: JIT, brotli's first allocations, the caches of the scoper, none of it counted.
+  for (let i = 0; i < cfg.warmup; i++) {
+    const c = w.nextChange();
+    await fedmeshStep(scoper, c.writes, versions, ++revision, cfg.encode);
+    for (const x of c.writes) known.add(x.key);
+  }
+
+  const samplesAt = new Set(
+    Array.from({ length: Math.max(1, cfg.fullPushSamples) }, (_, i) =>
+      Math.floor(((i + 0.5) * cfg.changes) / Math.max(1, cfg.fullPushSamples)),
+    ),
+  );
+  const fullSamples: ModelResult['fullPushSamples'] = [];
+  const per = {
+    unscoped: [] as { bytes: number; wire: number; messages: number }[],
+    fedmesh: [] as { bytes: number; wire: number; messages: number }[],
+    lower: [] as number[],
+  };
+  const cpu: number[] = [];
+  const stageSum: StageTimes = { apply: 0, flush: 0, ops: 0, hash: 0, encode: 0 };
+  const touched: number[] = [];
+  const kinds: ChangeKind[] = [];
+  const perRegionFedmesh = new Map<string, number>(w.regionNames.map((r) => [r, 0]));
+
+  for (let i = 0; i < cfg.changes; i++) {
+    const c = w.nextChange();
+    kinds.push(c.kind);
+    const toVersion = ++revision;
+    const step = await fedmeshStep(scoper, c.writes, versions, toVersion, cfg.encode);
+    cpu.push(step.cpuUs);
+    for (const k of Object.keys(stageSum) as (keyof StageTimes)[]) stageSum[k] += step.stages[k];
+    touched.push(step.regions.size);
+    per.fedmesh.push({
+      bytes: sum([...step.regions.values()].map((r) => r.bytes)),
+      wire: sum([...step.regions.values()].map((r) => r.wireBytes)),
+      messages: sum([...step.regions.values()].map((r) => r.messages)),
+    });
+    for (const [region, r] of step.regions)
+      perRegionFedmesh.set(region, perRegionFedmesh.get(region)! + r.bytes);
+
+    // (d) per region, just the changed entries it needs, whole, compressed alike.
+    let lower = 0;
+    for (const r of step.regions.values()) lower += await lowerBoundBytes(r.changes, cfg.encode);
+    per.lower.push(lower);
+
+    // (b) the changed resources, whole, once; every region gets the same message(s).
+    const ops: Operation[] = c.writes.map((x) => {
+      const path = `/${escapePathComponent(x.key)}`;
+      if (!x.resource) return { op: 'remove', path };
+      return known.has(x.key)
+        ? { op: 'replace', path, value: x.resource }
+        : { op: 'add', path, value: x.resource };
+    });
+    for (const x of c.writes) known.add(x.key);
+    const unscoped = measure(
+      await encodeDelta(w.regionNames[0]!, toVersion - 1, toVersion, ZERO_HASH, ops, encodeOpts(cfg.encode)),
+    );
+    per.unscoped.push({
+      bytes: unscoped.bytes * regionCount,
+      wire: unscoped.wireBytes * regionCount,
+      messages: unscoped.messages * regionCount,
+    });
+
+    // (a) the whole mesh, compressed once per sampled state; every region receives the same bytes.
+    if (samplesAt.has(i)) {
+      const resources: Record<string, ViewResource> = {};
+      for (const [k, r] of w.current()) resources[k] = r;
+      const msgs = await encodeSnapshot(
+        w.regionNames[0]!,
+        toVersion,
+        ZERO_HASH,
+        resources,
+        encodeOpts(cfg.encode),
+      );
+      const m = measure(msgs);
+      fullSamples.push({
+        atChange: i,
+        resources: w.current().size,
+        rawBytes: msgs[0]!.meta.rawSize,
+        bytes: m.bytes,
+        messages: m.messages,
+      });
+      log(`model: full mesh at change ${i}: ${m.bytes.toLocaleString('en-US')} B compressed`);
+    }
+  }
+
+  const n = cfg.changes;
+  const fullPerRegion = sum(fullSamples.map((s) => s.bytes)) / fullSamples.length;
+  const fullWirePerRegion =
+    sum(fullSamples.map((s) => s.bytes + s.messages * headerBytes(sampleMeta(s.messages)))) /
+    fullSamples.length;
+  const fullMessages = sum(fullSamples.map((s) => s.messages)) / fullSamples.length;
+  const figures = (bytes: number[], wire: number[], messages: number): StrategyFigures => ({
+    totalBytes: sum(bytes),
+    totalWireBytes: sum(wire),
+    messages,
+    perChange: summarize(bytes),
+    bytesPerRegionPerChange: sum(bytes) / (n * regionCount),
+  });
+  const strategies = {
+    fullPush: figures(
+      Array.from({ length: n }, () => fullPerRegion * regionCount),
+      Array.from({ length: n }, () => fullWirePerRegion * regionCount),
+      fullMessages * regionCount * n,
+    ),
+    unscopedDelta: figures(
+      per.unscoped.map((x) => x.bytes),
+      per.unscoped.map((x) => x.wire),
+      sum(per.unscoped.map((x) => x.messages)),
+    ),
+    fedmesh: figures(
+      per.fedmesh.map((x) => x.bytes),
+      per.fedmesh.map((x) => x.wire),
+      sum(per.fedmesh.map((x) => x.messages)),
+    ),
+    lowerBound: figures(per.lower, per.lower, 0),
+  };
+
+  const byKind = {} as Record<ChangeKind, KindFigures>;
+  for (const kind of CHANGE_KINDS) {
+    const idx = kinds.flatMap((k, i) => (k === kind ? [i] : []));
+    byKind[kind] = {
+      changes: idx.length,
+      fullPush: idx.length ? fullPerRegion * regionCount : 0,
+      unscopedDelta: mean(idx.map((i) => per.unscoped[i]!.bytes)),
+      fedmesh: mean(idx.map((i) => per.fedmesh[i]!.bytes)),
+      lowerBound: mean(idx.map((i) => per.lower[i]!)),
+      regionsTouched: summarize(idx.map((i) => touched[i]!)),
+    };
+  }
+  const perRegionTotals = [...perRegionFedmesh.values()].sort((a, b) => a - b);
+  const avgStages = meanStages(stageSum, n);
+
+  return {
+    config: {
+      services: cfg.services,
+      regions: cfg.regions,
+      seed: cfg.seed,
+      changes: cfg.changes,
+      warmup: cfg.warmup,
+      mix: cfg.mix,
+      fullPushSamples: cfg.fullPushSamples,
+      codec: cfg.encode.codec,
+      level: cfg.encode.level ?? 'default',
+      chunkSize: cfg.encode.chunkSize,
+    },
+    workload: w.stats(),
+    viewSize: summarize(viewSizes),
+    strategies,
+    fullPushSamples: fullSamples,
+    regionsTouchedPerChange: summarize(touched),
+    fedmeshPerRegion: {
+      min: perRegionTotals[0] ?? 0,
+      p50: perRegionTotals[Math.floor(perRegionTotals.length / 2)] ?? 0,
+      max: perRegionTotals[perRegionTotals.length - 1] ?? 0,
+    },
+    byKind,
+    hubCpu: { perChangeUs: summarize(cpu), stagesUs: avgStages },
+    ratios: {
+      fullPushOverFedmesh: strategies.fullPush.totalBytes / strategies.fedmesh.totalBytes,
+      unscopedDeltaOverFedmesh: strategies.unscopedDelta.totalBytes / strategies.fedmesh.totalBytes,
+      fedmeshOverLowerBound: strategies.fedmesh.totalBytes / strategies.lowerBound.totalBytes,
+    },
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** The changed entries of one region, whole (a removal as null), compressed like everything else. */
+export async function lowerBoundBytes(changes: RegionChanges, enc: EncodeConfig): Promise<number> {
+  const entries: Record<string, ViewResource | null> = {};
+  for (const [key, c] of changes) entries[key] = c.after ?? null;
+  const raw = new TextEncoder().encode(canonicalJson(entries));
+  const body = await compress(enc.codec, raw, enc.level === undefined ? {} : { level: enc.level });
+  return body.byteLength;
+}
+
+const ZERO_HASH = '0'.repeat(64);
+
+/** A snapshot chunk's metadata, for its header size (the digits of versions barely matter). */
+function sampleMeta(count: number): EnvelopeMeta {
+  return {
+    type: MessageType.Snapshot,
+    region: 'aws-eu-00',
+    fromVersion: 0,
+    toVersion: 100_000,
+    toHash: ZERO_HASH,
+    codec: 'br',
+    chunk: { index: 1, count },
+    rawSize: 10_000_000,
+  };
+}
+
+function mean(xs: number[]): number {
+  return xs.length ? sum(xs) / xs.length : 0;
+}
