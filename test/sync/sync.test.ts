@@ -27,6 +27,14 @@ async function subjectCounts(nc: NatsConnection): Promise<Record<string, number>
   return Object.fromEntries(REGIONS.map((r) => [r, si.state.subjects?.[syncSubject(r)] ?? 0]));
 }
 
+type ViewBody = { resources: Record<string, { metadata: { labels?: Record<string, string> } }> };
+
+async function waitForView(hubUrl: string, region: string, has: (view: ViewBody) => boolean) {
+  await waitFor(async () => has((await hubClient(hubUrl).view(region)).body as ViewBody), {
+    what: `the hub's ${region} view to show the change`,
+  });
+}
+
 async function putAll(hubUrl: string, resources: Resource[]) {
   const api = hubClient(hubUrl);
   for (const r of resources) {
@@ -78,6 +86,12 @@ describe('verified sync over a real nats-server', () => {
     await putAll(hub.url, [
       { ...frontend, metadata: { ...frontend.metadata, labels: { team: 'web' } } } as Resource,
     ]);
+    // The PUT returns once the KV write is stored; wait until the hub's view has it.
+    await waitForView(
+      hub.url,
+      'eu-west',
+      (v) => v.resources['Service/shop/frontend']?.metadata.labels?.team === 'web',
+    );
     await waitConverged(hub.url, agents[0]!.statusUrl, 'eu-west');
     await hub.engine.flush();
     const after = await subjectCounts(nc);
@@ -96,6 +110,9 @@ describe('verified sync over a real nats-server', () => {
       e.address = `10.2.7.${i + 1}`;
     });
     await putAll(hub.url, [eps]);
+    await waitForView(hub.url, 'us-east', (v) =>
+      JSON.stringify(v.resources['ServiceEndpoints/shop/payments-us-east']).includes('10.2.7.1'),
+    );
     await waitConverged(hub.url, agents[1]!.statusUrl, 'us-east');
     await hub.engine.flush();
     const after = await subjectCounts(nc);
