@@ -186,6 +186,11 @@ class Client implements SyncClient {
   private minPull = MIN_PULL_BYTES;
   private oversizePull = false;
   /**
+   * Set when the budget shrinks: a pull sized under the old budget may still be filling (it
+   * stays open until it expires), so it is ended and delivery restarted under the new one.
+   */
+  private budgetShrank = false;
+  /**
    * Tokens paid up front for the pull in flight. Paying when asking, not when the bytes arrive,
    * keeps the refill that happens while a pull crosses a slow line from overflowing the bucket.
    */
@@ -425,6 +430,13 @@ class Client implements SyncClient {
             reset = outcome;
             break;
           }
+          if (this.budgetShrank) {
+            // What the open pull would still bring was paid for under the old budget; the
+            // messages it already handed over but we did not handle come back after a rewind.
+            this.budgetShrank = false;
+            reset = 'rewind';
+            break;
+          }
         }
       } catch (err) {
         // A pull sized in bytes ends with a 409 once the next message does not fit: the normal
@@ -524,6 +536,9 @@ class Client implements SyncClient {
       was?.source === next?.source
     )
       return;
+    if (was && (!next || next.bytesPerSecond < was.bytesPerSecond || next.burstBytes < was.burstBytes)) {
+      this.budgetShrank = true;
+    }
     this.bucket.setBudget(next);
     this.log.info(
       next ? { bytesPerSecond: next.bytesPerSecond, burstBytes: next.burstBytes, source: next.source } : {},
