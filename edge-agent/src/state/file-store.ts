@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type EnvelopeMeta,
@@ -10,6 +10,7 @@ import {
 } from '@fedmesh/shared';
 import type { Operation } from 'fast-json-patch';
 import { applyPayload, mirror } from '../sync/apply.js';
+import { fsyncDir, writeFileDurably } from './durable-file.js';
 
 /** The agent's durable state: its verified view and where in the sync stream it stands. */
 export interface AgentState {
@@ -53,31 +54,10 @@ export function createFileStateStore(dir: string): StateStore {
   let snapshotBytes = 0;
   let journalBytes = 0;
 
-  const fsyncDir = async () => {
-    const dh = await open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
-  };
-
   const save = async (state: AgentState) => {
     await mkdir(dir, { recursive: true });
     const text = JSON.stringify(state);
-    const tmp = `${snapshotPath}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, snapshotPath).catch(async (err) => {
-      await rm(tmp, { force: true });
-      throw err;
-    });
-    await fsyncDir();
+    await writeFileDurably(dir, SNAPSHOT, text);
     // Only after the snapshot is durable: a crash in between leaves journal lines that start
     // below the snapshot's version, which load() skips.
     await rm(journalPath, { force: true });
@@ -127,7 +107,7 @@ export function createFileStateStore(dir: string): StateStore {
       } finally {
         await fh.close();
       }
-      if (journalBytes === 0) await fsyncDir(); // the journal file itself was just created
+      if (journalBytes === 0) await fsyncDir(dir); // the journal file itself was just created
       journalBytes += Buffer.byteLength(line);
     },
   };

@@ -8,9 +8,10 @@
  * atomically after each chunk and the only record of what the part file validly holds.
  */
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EnvelopeMeta } from '@fedmesh/shared';
+import { writeFileDurably } from '../state/durable-file.js';
 import type { RegionLink } from './line.js';
 
 /** The identity of a chunked payload: every chunk of it carries the same. */
@@ -141,7 +142,7 @@ class Spool implements ChunkSpool {
       bytes: p.bytes + data.byteLength,
       lastSeq: seq,
     };
-    await writeAtomically(this.dir, PROGRESS, JSON.stringify(next));
+    await writeFileDurably(this.dir, PROGRESS, JSON.stringify(next));
     this.current = next;
   }
 
@@ -184,24 +185,4 @@ function isProgress(p: unknown): p is SpoolProgress {
     q.chunks! >= 1 &&
     q.chunks! <= q.meta.count
   );
-}
-
-/** Write a temp file, fsync it, rename it over, fsync the directory: all or nothing after a crash. */
-async function writeAtomically(dir: string, name: string, text: string): Promise<void> {
-  const path = join(dir, name);
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
 }
