@@ -1,6 +1,6 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connectNats, type Logger, type RegionView } from '@fedmesh/shared';
+import { connectNats, type Logger, type RegionView, settleWithin } from '@fedmesh/shared';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
@@ -205,11 +205,14 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       stopping ??= (async () => {
         abort.abort();
         uplink.stop();
-        await sync?.stop();
-        await http.close();
-        await xds.close();
-        await nc?.drain().catch(() => undefined);
-        await Promise.race([connecting, new Promise((r) => setTimeout(r, 100))]);
+        // Every step is bounded: SIGTERM must end the agent in time even with NATS unreachable
+        // or a pull stuck on a slow line. The persisted view is already durable.
+        await settleWithin(sync?.stop(), STOP_STEP_MS);
+        await settleWithin(http.close(), STOP_STEP_MS);
+        await settleWithin(xds.close(), STOP_STEP_MS);
+        await settleWithin(nc?.drain(), STOP_STEP_MS);
+        if (nc && !nc.isClosed()) await nc.close().catch(() => undefined);
+        await settleWithin(connecting, 100);
       })();
       return stopping;
     },
@@ -315,3 +318,5 @@ function splitHostPort(s: string): [string, number] {
   const i = s.lastIndexOf(':');
   return [s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), Number(s.slice(i + 1))];
 }
+
+const STOP_STEP_MS = 3_000;

@@ -1,4 +1,4 @@
-import { connectNats, type Logger } from '@fedmesh/shared';
+import { connectNats, type Logger, settleWithin } from '@fedmesh/shared';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { parse as parseYaml } from 'yaml';
@@ -99,11 +99,11 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
         await app.close();
         // With NATS down, pending changes cannot be published (they are safe in the KV store
         // and the next hub publishes them); do not wait for the reconnect that may never come.
-        if (natsUp) await bounded(engine.flush(), STOP_STEP_MS);
+        if (natsUp) await settleWithin(engine.flush(), STOP_STEP_MS);
         resync.unsubscribe();
         status.close();
-        await bounded(engine.stop(), STOP_STEP_MS);
-        await bounded(natsUp ? nc.drain() : nc.close(), STOP_STEP_MS);
+        await settleWithin(engine.stop(), STOP_STEP_MS);
+        await settleWithin(natsUp ? nc.drain() : nc.close(), STOP_STEP_MS);
         if (!nc.isClosed()) await nc.close().catch(() => undefined);
       })();
       return stopping;
@@ -113,22 +113,6 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
 
 /** Longest one shutdown step may take, so SIGTERM always ends the process in time. */
 const STOP_STEP_MS = 3_000;
-
-function bounded(p: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    p.then(
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-    );
-  });
-}
 
 export function splitHostPort(s: string): [string, number] {
   const i = s.lastIndexOf(':');

@@ -57,10 +57,24 @@ export async function runProcess<C extends { logLevel: LogLevel }>(opts: {
       },
       (err) => {
         logger.error({ err }, 'unclean shutdown');
+        logger.flush();
         process.exit(1);
       },
     );
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** Waits for `p` to settle, but no longer than `ms`: shutdown steps must not hang a stopping process. */
+export function settleWithin(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!p) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    p.then(done, done);
+  });
 }
