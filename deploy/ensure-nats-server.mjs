@@ -1,6 +1,6 @@
 // Finds a nats-server binary for the demo launcher and the tests, installing one through
-// ensure-nats-server.sh when none is found. The lookup order must match the script and
-// test/support/nats.ts: $NATS_SERVER_BIN, then nats-server on PATH, then /usr/sbin/nats-server.
+// ensure-nats-server.sh when none is found (the test harness uses this lookup too). The order must
+// match the script: $NATS_SERVER_BIN, then nats-server on PATH, then /usr/sbin/nats-server.
 import { execFile } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';

@@ -2,7 +2,7 @@
 # Prints the absolute path of a nats-server binary on stdout, installing one with the OS package
 # manager when none is found. Everything else goes to stderr so callers can do
 #   NATS_SERVER_BIN="$(bash deploy/ensure-nats-server.sh)"
-# Lookup order (keep in sync with ensure-nats-server.mjs and test/support/nats.ts):
+# Lookup order (keep in sync with ensure-nats-server.mjs, which the test harness uses):
 #   $NATS_SERVER_BIN, then nats-server on PATH, then /usr/sbin/nats-server (Debian's package puts it
 #   there, and /usr/sbin is often missing from a non-root PATH).
 set -euo pipefail

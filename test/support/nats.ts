@@ -15,15 +15,16 @@
  * throw, since they need processes on this host's loopback.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, beforeEach, onTestFailed } from 'vitest';
+import { findNatsServerBinary } from '../../deploy/ensure-nats-server.mjs';
 
 export interface NatsServerOptions {
   /** Enable JetStream (default true). */
@@ -89,7 +90,6 @@ export interface HubAndLeafs {
   cleanup(): Promise<void>;
 }
 
-const FALLBACK_BIN = '/usr/sbin/nats-server';
 const LOG_LIMIT = 200 * 1024;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -98,37 +98,8 @@ const INSTALL_HINT =
   'No nats-server binary found (checked $NATS_SERVER_BIN, PATH and /usr/sbin/nats-server) and no Docker ' +
   'engine answers. Run `bash deploy/ensure-nats-server.sh` to install nats-server.';
 
-// ---------------------------------------------------------------------------------------------
-// Finding the binary. Same order as deploy/ensure-nats-server.{sh,mjs}.
-
-function isExecutableFile(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Absolute path of nats-server: $NATS_SERVER_BIN (throws if it is set but not executable), then
- * PATH, then /usr/sbin/nats-server. Never installs.
- */
-export function findNatsServerBinary(): string | undefined {
-  const override = process.env.NATS_SERVER_BIN;
-  if (override) {
-    // An explicit choice that does not work is an error, not a hint to look elsewhere.
-    if (!isExecutableFile(override)) {
-      throw new Error(`NATS_SERVER_BIN is set to '${override}', which is not an executable file`);
-    }
-    return resolve(override);
-  }
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(dir || '.', 'nats-server');
-    if (isExecutableFile(candidate)) return resolve(candidate);
-  }
-  return isExecutableFile(FALLBACK_BIN) ? FALLBACK_BIN : undefined;
-}
+// Finding the binary: one lookup, shared with the demo and CI (deploy/ensure-nats-server.mjs).
+export { findNatsServerBinary };
 
 function requireBinary(what: string): string {
   const bin = findNatsServerBinary();

@@ -3,7 +3,7 @@ import { isFullStateType, isTypeUrl, PUSH_ORDER, type TypeUrl } from '../types.j
 import type { RpcStatus, XdsNode } from './cache.js';
 import type { EncodedAny } from './protos.js';
 import type { Snapshot } from './snapshot.js';
-import { reportPush, type StreamDeps } from './sotw.js';
+import { identifyProxy, reportPush, type StreamDeps } from './sotw.js';
 
 export interface DeltaDiscoveryRequest {
   node: XdsNode | null;
@@ -108,9 +108,7 @@ export function serveDeltaStream(
     if (closed) return;
     if (!identified) {
       identified = true;
-      proxy.identify(req.node);
-      if (req.node?.id) log = log.child({ proxy: req.node.id });
-      log.info({ cluster: req.node?.cluster, userAgent: req.node?.user_agent_name }, 'proxy connected');
+      log = identifyProxy(proxy, req.node, log);
     }
     const typeUrl = req.type_url;
     if (!isTypeUrl(typeUrl)) {

@@ -3,7 +3,7 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { isFullStateType, isTypeUrl, PUSH_ORDER, type TypeUrl } from '../types.js';
 import type { RpcStatus, SnapshotCache, XdsNode } from './cache.js';
 import type { EncodedAny } from './protos.js';
-import type { ProxyRegistry, XdsProtocol, XdsPush } from './proxies.js';
+import type { ProxyRecord, ProxyRegistry, XdsProtocol, XdsPush } from './proxies.js';
 import type { Snapshot } from './snapshot.js';
 
 export interface DiscoveryRequest {
@@ -116,9 +116,7 @@ export function serveSotwStream(
     if (closed) return;
     if (!identified) {
       identified = true;
-      proxy.identify(req.node);
-      if (req.node?.id) log = log.child({ proxy: req.node.id });
-      log.info({ cluster: req.node?.cluster, userAgent: req.node?.user_agent_name }, 'proxy connected');
+      log = identifyProxy(proxy, req.node, log);
     }
     const typeUrl = req.type_url;
     if (!isTypeUrl(typeUrl)) {
@@ -221,4 +219,12 @@ function sameContent(sent: Map<string, string>, content: Map<string, string>, sc
   }
   for (const name of scope) if (sent.get(name) !== content.get(name)) return false;
   return true;
+}
+
+/** The first request of a stream says who the proxy is: record it and name it in the stream's logs. */
+export function identifyProxy(proxy: ProxyRecord, node: XdsNode | null, log: Logger): Logger {
+  proxy.identify(node);
+  const named = node?.id ? log.child({ proxy: node.id }) : log;
+  named.info({ cluster: node?.cluster, userAgent: node?.user_agent_name }, 'proxy connected');
+  return named;
 }
