@@ -119,8 +119,11 @@ describe('chunked, resumable snapshots', () => {
     };
     expect(spooled.chunks).toBeGreaterThan(0);
     expect(spooled.chunks).toBeLessThan(count);
-    // Every chunk acknowledged so far is on disk, in order, 64 KiB each.
-    expect(statSync(join(stateDir, 'spool', 'payload.part')).size).toBe(spooled.chunks * 64 * 1024);
+    // Every chunk recorded so far is on disk, in order, 64 KiB each. A kill between writing a
+    // chunk and recording it leaves that one chunk beyond the record; the next start truncates it.
+    const partSize = statSync(join(stateDir, 'spool', 'payload.part')).size;
+    expect(partSize).toBeGreaterThanOrEqual(spooled.chunks * 64 * 1024);
+    expect(partSize).toBeLessThanOrEqual((spooled.chunks + 1) * 64 * 1024);
 
     agent = await spawnAgent(nats.url, REGION, stateDir, AGENT_ARGS);
     const second = agent;
