@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { waitFor } from '../support/fedmesh.js';
+import { step, waitFor } from '../support/fedmesh.js';
 import { findNatsServerBinary } from '../support/nats.js';
 import { applyMesh } from './support/fleet.js';
 import { generateMesh, rollEndpoints } from './support/mesh.js';
@@ -73,24 +73,18 @@ describe.skipIf(UNAVAILABLE !== undefined)(
 
     beforeAll(async () => {
       try {
-        // Every step has its own limit; this one makes sure a hang still reports what it saw.
-        await Promise.race([
-          setUp(),
-          sleep(110_000).then(() => {
-            throw new Error(`set-up still running after 110 s; last step: ${step}`);
-          }),
-        ]);
+        await setUp();
       } catch (err) {
         for (const p of procs)
           console.error(`----- ${p.proc.spawnargs.slice(3, 5).join(' ')}\n${p.output().slice(-6000)}`);
         throw err;
       }
-    }, 120_000);
+    }, 240_000);
 
-    let step = 'start';
+    // Every step has its own bound and name: a set-up that hangs says where. The bounds catch a
+    // hang; on a busy machine each step may well take several times what it takes alone.
     const setUp = async () => {
-      step = 'shaped link';
-      link = createShapedLink(2);
+      link = await step('shaped link (namespaces, veth, tbf)', 30_000, async () => createShapedLink(2));
       const natsBin = findNatsServerBinary();
       if (!natsBin) throw new Error('no nats-server binary: run `bash deploy/ensure-nats-server.sh`');
       const natsDir = tempDir('fmbw-nats-');
@@ -98,30 +92,37 @@ describe.skipIf(UNAVAILABLE !== undefined)(
         join(natsDir, 'nats.conf'),
         `server_name: fmbw-hub\nlisten: "0.0.0.0:4222"\nhttp: "127.0.0.1:8222"\njetstream { store_dir: ${JSON.stringify(join(natsDir, 'store'))} }\n`,
       );
-      step = 'nats-server';
-      await spawnIn(link.hubNs, natsBin, ['-c', join(natsDir, 'nats.conf')]).waitForOutput(/Server is ready/);
-      step = 'hub, bulk server, bridges';
+      await step('nats-server in the hub namespace says "Server is ready"', 40_000, () =>
+        spawnIn(link.hubNs, natsBin, ['-c', join(natsDir, 'nats.conf')]).waitForOutput(
+          /Server is ready/,
+          40_000,
+        ),
+      );
       spawnIn(link.hubNs, process.execPath, [
         'hub/bin/fedmesh-hub.mjs',
         ...['--nats', 'nats://127.0.0.1:4222', '--listen', '127.0.0.1:8080'],
         ...['--debounce', '20ms', '--max-wait', '200ms', '--log-level', 'warn'],
       ]);
-      await spawnIn(link.hubNs, process.execPath, [
-        HELPER,
-        'bulk-server',
-        link.hubAddr,
-        '5001',
-      ]).waitForOutput(/listening/);
-      const hubSide = await bridge(link.hubNs, [8080]);
+      await step('bulk server in the hub namespace listening', 30_000, () =>
+        spawnIn(link.hubNs, process.execPath, [HELPER, 'bulk-server', link.hubAddr, '5001']).waitForOutput(
+          /listening/,
+          30_000,
+        ),
+      );
+      const hubSide = await step('bridge to the hub namespace', 30_000, () => bridge(link.hubNs, [8080]));
       bridges.push(hubSide);
       hubUrl = `http://127.0.0.1:${hubSide.port(8080)}`;
-      const agentSide = await bridge(link.agentNs, [9902]);
+      const agentSide = await step('bridge to the agent namespace', 30_000, () =>
+        bridge(link.agentNs, [9902]),
+      );
       bridges.push(agentSide);
       agentUrl = `http://127.0.0.1:${agentSide.port(9902)}`;
-      await waitFor(async () => (await fetch(`${hubUrl}/healthz`)).ok, {
-        what: 'the hub',
-        timeoutMs: 30_000,
-      });
+      await step('hub answers /healthz through the bridge', 60_000, () =>
+        waitFor(async () => (await fetch(`${hubUrl}/healthz`, { signal: AbortSignal.timeout(5_000) })).ok, {
+          what: 'the hub to answer /healthz with 200',
+          timeoutMs: 60_000,
+        }),
+      );
 
       probe = spawnIn(link.agentNs, process.execPath, [HELPER, 'probe', link.agentIf, '250']);
       createInterface({ input: probe.proc.stdout! }).on('line', (line) => {
@@ -139,7 +140,9 @@ describe.skipIf(UNAVAILABLE !== undefined)(
         seed: 5,
       });
       const t = Date.now();
-      await applyMesh(hubUrl, mesh);
+      await step(`apply the mesh (${mesh.length} resources) through the bridge`, 120_000, () =>
+        applyMesh(hubUrl, mesh),
+      );
       console.log(`shaped link: set up, mesh applied in ${Date.now() - t} ms`);
     };
 
@@ -172,6 +175,25 @@ describe.skipIf(UNAVAILABLE !== undefined)(
         { what: `${REGION} to converge over the shaped link`, timeoutMs: 90_000 },
       );
 
+    const queueSettled = async (): Promise<number> => {
+      let last = -1;
+      return waitFor(
+        async () => {
+          const revision = ((await (await fetch(`${hubUrl}/healthz`)).json()) as { revision: number })
+            .revision;
+          const region = (await (await fetch(`${hubUrl}/v1/regions/${REGION}`)).json()) as {
+            desired: { version: number };
+            line: { queuedBytes: number };
+          };
+          const settled = region.desired.version === revision && region.line.queuedBytes === last && last > 0;
+          last = region.line.queuedBytes;
+          if (!settled) await sleep(1_000);
+          return settled ? last : 0;
+        },
+        { what: `the hub to publish every change for ${REGION}`, timeoutMs: 60_000 },
+      );
+    };
+
     it('shaped link - a large snapshot, then a backlog of deltas, stay within budget beside a bulk transfer', async () => {
       onTestFailed(() => {
         for (const p of procs)
@@ -198,10 +220,9 @@ describe.skipIf(UNAVAILABLE !== undefined)(
           endpoints.slice(i * 10, i * 10 + 10).map((r, j) => rollEndpoints(r, 5000 + i * 10 + j)),
         );
       }
-      await sleep(500); // past the hub's debounce: every change is on the stream
-      const queued = (
-        (await (await fetch(`${hubUrl}/v1/regions/${REGION}`)).json()) as { line: { queuedBytes: number } }
-      ).line.queuedBytes;
+      // Every change on the stream before the agent comes back: the hub has processed the last
+      // write and its queue for the region has stopped growing.
+      const queued = await queueSettled();
       agent = startAgent(stateDir);
       from = Date.now();
       await inSync();

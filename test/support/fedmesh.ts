@@ -59,25 +59,68 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Polls until `check` returns a truthy value; fails with the last value seen. */
+/**
+ * Polls until `check` returns a truthy value; fails with the last value seen. The deadline holds
+ * even when one check hangs (a request nobody answers): the wait ends then, naming `what`.
+ */
 export async function waitFor<T>(
   check: () => Promise<T> | T,
   opts: { timeoutMs?: number; what?: string } = {},
 ): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<typeof EXPIRED>((r) => {
+      timer = setTimeout(() => r(EXPIRED), Math.max(0, deadline - Date.now()));
+    });
     try {
-      last = await check();
-      if (last) return last as T;
+      const got = await Promise.race([Promise.resolve().then(check), expired]);
+      if (got === EXPIRED) {
+        last = new Error('the last check was still running at the deadline');
+        break;
+      }
+      last = got;
+      if (got) return got as T;
     } catch (err) {
       last = err;
+    } finally {
+      clearTimeout(timer);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(
-    `timed out waiting for ${opts.what ?? 'condition'}; last: ${String(last instanceof Error ? last.message : JSON.stringify(last))}`,
+    `timed out after ${(timeoutMs / 1000).toFixed(0)} s waiting for ${opts.what ?? 'condition'}; last: ${String(last instanceof Error ? last.message : JSON.stringify(last))}`,
   );
+}
+const EXPIRED = Symbol('expired');
+
+/**
+ * Runs one named step of a test's set-up within its own bound, so a set-up that hangs says which
+ * step it was in and what that step waited for, instead of running into the hook's timeout.
+ */
+export async function step<T>(name: string, timeoutMs: number, run: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const started = Date.now();
+  try {
+    return await Promise.race([
+      run(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`set-up step "${name}" did not finish within ${timeoutMs / 1000} s`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } catch (err) {
+    const e = err as Error;
+    if (!e.message.startsWith('set-up step'))
+      e.message = `set-up step "${name}" failed after ${Date.now() - started} ms: ${e.message}`;
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A small JSON client for the hub's admin API. */

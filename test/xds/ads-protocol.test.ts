@@ -89,6 +89,11 @@ describe('ADS state of the world', () => {
     s.send(sotw(LDS, []));
     s.send(sotw(CDS, []));
     await s.silence();
+    // Both requests must have reached the server before the view does: "clusters first" orders
+    // the types a proxy has asked for, not requests still in flight.
+    await expect
+      .poll(() => Object.keys(srv.proxies()[0]?.subscriptions ?? {}).sort())
+      .toEqual([CDS, LDS].sort());
     srv.setView(view(1));
     const cds = await s.next();
     const lds = await s.next();
@@ -106,6 +111,8 @@ describe('ADS state of the world', () => {
     const r = await s.next();
     s.send(sotw(LDS, [], { version: r.version_info, nonce: r.nonce }));
     await s.silence();
+    // silence() says nothing came back; the poll waits until the server has seen the ACK.
+    await expect.poll(() => srv.proxies()[0]?.acked[LDS]).toBe('1');
     expect(srv.proxies()).toMatchObject([
       {
         id: 'raw-1',
@@ -134,6 +141,7 @@ describe('ADS state of the world', () => {
 
     s.send(sotw(LDS, [], { version: '1', nonce: r2.nonce, error: 'listener ledger.shop: bad filter' }));
     await s.silence();
+    await expect.poll(() => srv.proxies()[0]?.nacks.length).toBe(1);
     const [proxy] = srv.proxies();
     expect(proxy?.acked[LDS]).toBe('1');
     expect(proxy?.nacks).toEqual([
@@ -349,6 +357,7 @@ describe('ADS delta', () => {
     const r1 = await s.next();
     s.send(delta(EDS, { response_nonce: r1.nonce, error_detail: { code: 3, message: 'bad endpoint' } }));
     await s.silence();
+    await expect.poll(() => srv.proxies()[0]?.nacks.length).toBe(1);
     expect(srv.proxies()[0]?.nacks).toEqual([
       { typeUrl: EDS, version: '1', reason: 'bad endpoint', at: expect.any(String) },
     ]);
