@@ -8,7 +8,7 @@ import type { AgentConfig } from './config.js';
 import { type AgentState, createFileStateStore } from './state/file-store.js';
 import { buildStatusServer } from './status/http.js';
 import { startStatusUplink } from './status/uplink.js';
-import { emptyView } from './sync/apply.js';
+import { emptyView } from '@fedmesh/shared';
 import { createSyncClient, type LineStatus, type SyncClient } from './sync/client.js';
 import { registerLineMetrics } from './sync/metrics.js';
 import { createApplyToPushHistogram, createXdsServer } from './xds/index.js';

@@ -1,6 +1,6 @@
 import type { Operation } from 'fast-json-patch';
 import { ErrorCode, FedmeshError } from './errors.js';
-import type { ViewResource } from './view.js';
+import type { ViewResource } from './view/types.js';
 
 /**
  * The sync envelope: what travels on `fedmesh.sync.<region>`. Metadata rides in NATS headers

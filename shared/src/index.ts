@@ -1,4 +1,3 @@
-export * from './canonical.js';
 export * from './codec.js';
 export * from './envelope.js';
 export * from './errors.js';
@@ -9,5 +8,4 @@ export * from './names.js';
 export * from './nats.js';
 export * from './process.js';
 export * from './status.js';
-export * from './view.js';
-export * from './view-state.js';
+export * from './view/index.js';

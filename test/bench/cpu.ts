@@ -7,15 +7,14 @@
  *
  * DESIGN.md principle 4 says the cost should follow the change and the regions it reaches, not the
  * mesh: `perRegionUs` divides by the regions each change reached to show that part apart, and the
- * stage timings show which part grows with the mesh. `treeHashUs` is the what-if of tree-hash.ts.
+ * stage timings show which part grows with the mesh.
  */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuNow, type EncodeConfig, fedmeshStep, loadScoper, meanStages, type StageTimes } from './model.js';
+import { type EncodeConfig, fedmeshStep, loadScoper, meanStages, type StageTimes } from './model.js';
 import { round, type Summary, summarize } from './stats.js';
-import { TreeHash } from './tree-hash.js';
 import { type ChurnMix, createWorkload } from './workload.js';
 
 export interface CpuPointConfig {
@@ -45,10 +44,6 @@ export interface CpuPoint {
   regionsTouched: Summary;
   /** Mean CPU of each stage per change, µs. */
   stagesUs: StageTimes;
-  /** Mean CPU per change to update and read a tree hash of the same views instead (tree-hash.ts). */
-  treeHashUs: number;
-  /** perChangeUs.mean with the hash stage replaced by the tree hash: what the proposed fix would give. */
-  projectedWithTreeHashUs: number;
   /** Main-thread GC pauses per sampled change (perf_hooks 'gc' entries), µs: the price of a big heap. */
   gcPauseUs: number;
   /** JS heap in use while measuring. */
@@ -64,8 +59,6 @@ export interface CpuResult {
   ratioP50: number;
   /** The same for CPU per region reached. */
   perRegionRatio: number;
-  /** The same for the projection with a tree hash. */
-  projectedRatioWithTreeHash: number;
   /** Which stage grew most between the smallest and largest size. */
   dominantStage: string;
   method: string;
@@ -96,7 +89,6 @@ export async function runCpuScaling(cfg: CpuConfig, log: (line: string) => void)
     ratio: last.perChangeUs.mean / first.perChangeUs.mean,
     ratioP50: last.perChangeUs.p50 / first.perChangeUs.p50,
     perRegionRatio: last.perRegionUs.mean / first.perRegionUs.mean,
-    projectedRatioWithTreeHash: last.projectedWithTreeHashUs / first.projectedWithTreeHashUs,
     dominantStage: growth[0]![0],
     method:
       'one child process per size (node --expose-gc); mesh loaded, full GC, warm-up changes, then ' +
@@ -115,28 +107,11 @@ export async function measureCpuPoint(cfg: CpuPointConfig): Promise<CpuPoint> {
   const loadSeconds = (performance.now() - t0) / 1000;
   const versions = new Map<string, number>();
   let revision = w.initial.length;
-  const trees = new Map<string, TreeHash>();
-  const tree = (region: string) => {
-    let t = trees.get(region);
-    if (!t) {
-      t = new TreeHash(scoper.resources(region) ?? {});
-      t.root();
-      trees.set(region, t);
-    }
-    return t;
-  };
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   for (let i = 0; i < cfg.warmup; i++) {
-    const step = await fedmeshStep(scoper, w.nextChange().writes, versions, ++revision, cfg.encode);
-    for (const [region, x] of step.regions) {
-      const t = tree(region);
-      t.apply(x.changes);
-      t.root();
-    }
+    await fedmeshStep(scoper, w.nextChange().writes, versions, ++revision, cfg.encode);
   }
-  // Trees for every region before measuring: building one is load, not a change's cost.
-  for (const r of w.regionNames) tree(r);
   gc?.();
 
   const pauses: { start: number; duration: number }[] = [];
@@ -149,20 +124,12 @@ export async function measureCpuPoint(cfg: CpuPointConfig): Promise<CpuPoint> {
   const touched: number[] = [];
   const from = performance.now();
   const stages: StageTimes = { apply: 0, flush: 0, ops: 0, hash: 0, encode: 0 };
-  let treeUs = 0;
   for (let i = 0; i < cfg.samples; i++) {
     const step = await fedmeshStep(scoper, w.nextChange().writes, versions, ++revision, cfg.encode);
     cpu.push(step.cpuUs);
     touched.push(step.regions.size);
     if (step.regions.size) perRegion.push(step.cpuUs / step.regions.size);
     for (const k of Object.keys(stages) as (keyof StageTimes)[]) stages[k] += step.stages[k];
-    const t = cpuNow();
-    for (const [region, x] of step.regions) {
-      const th = trees.get(region)!;
-      th.apply(x.changes);
-      th.root();
-    }
-    treeUs += cpuNow() - t;
   }
   const to = performance.now();
   const heapUsedBytes = process.memoryUsage().heapUsed;
@@ -171,14 +138,8 @@ export async function measureCpuPoint(cfg: CpuPointConfig): Promise<CpuPoint> {
   const gcPauseUs =
     (pauses.filter((p) => p.start >= from && p.start <= to).reduce((n, p) => n + p.duration, 0) * 1000) /
     cfg.samples;
-  // The mirror must hold what the scoper holds, or the what-if measures something else.
-  for (const r of w.regionNames.slice(0, 3)) {
-    const want = Object.keys(scoper.resources(r) ?? {}).join('\n');
-    if (trees.get(r)!.keys().join('\n') !== want) throw new Error(`tree hash mirror of ${r} diverged`);
-  }
   const perChange = summarize(cpu);
   const stagesUs = meanStages(stages, cfg.samples);
-  const treeHashUs = treeUs / cfg.samples;
   return {
     targetResources: cfg.targetResources,
     resources: w.initial.length,
@@ -188,8 +149,6 @@ export async function measureCpuPoint(cfg: CpuPointConfig): Promise<CpuPoint> {
     perRegionUs: summarize(perRegion),
     regionsTouched: summarize(touched),
     stagesUs,
-    treeHashUs,
-    projectedWithTreeHashUs: perChange.mean - stagesUs.hash + treeHashUs,
     gcPauseUs,
     heapUsedBytes,
     loadSeconds,

@@ -407,12 +407,6 @@ function printCpu(c: CpuResult): void {
       `(${fmtRatio(c.ratioP50)} by medians), ` +
       `${fmtRatio(c.perRegionRatio)} per region reached; the stage that grew most: ${c.dominantStage}`,
   );
-  console.log(
-    `what-if, a tree hash (sha256 over block digests, tree-hash.ts) in place of the flat view hash: ` +
-      c.points.map((p) => `${fmtUs(p.treeHashUs)} instead of ${fmtUs(p.stagesUs.hash)}`).join(', ') +
-      ` per change; projected CPU per change ${c.points.map((p) => fmtUs(p.projectedWithTreeHashUs)).join(' / ')}, ` +
-      `ratio ${fmtRatio(c.projectedRatioWithTreeHash)}`,
-  );
 }
 
 function printAgent(a: AgentApplyResult): void {

@@ -1,7 +1,7 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RegionView, type ViewResource, viewHash } from '@fedmesh/shared';
+import { canonicalJson, type RegionView, sha256Hex, type ViewResource, viewHash } from '@fedmesh/shared';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AgentState, createFileStateStore } from './file-store.js';
@@ -89,6 +89,26 @@ describe('file state store', () => {
     await store.save({ view: view(1, { 'Service/shop/s0': resource(0) }), streamSeq: 1 });
     const text = readFileSync(join(dir, 'view.json'), 'utf8').replace('"i":0', '"i":7');
     writeFileSync(join(dir, 'view.json'), text);
+    await expect(createFileStateStore(dir).load()).rejects.toMatchObject({ code: 'hash_mismatch' });
+  });
+
+  it('state - a state file written under the v1 hash is verified with it and carried over to v2', async () => {
+    const dir = tempDir();
+    const resources = { 'Service/shop/s0': resource(0), 'Service/shop/s1': resource(1) };
+    const v1 = sha256Hex(canonicalJson(resources));
+    writeFileSync(
+      join(dir, 'view.json'),
+      JSON.stringify({ view: { region: 'eu-west', version: 7, hash: v1, resources }, streamSeq: 9 }),
+    );
+    const loaded = await createFileStateStore(dir).load();
+    expect(loaded).toEqual({ view: view(7, resources), streamSeq: 9 });
+    // Rewritten under v2: the next start reads it without the legacy check.
+    expect(JSON.parse(readFileSync(join(dir, 'view.json'), 'utf8')).view.hash).toBe(viewHash(resources));
+    // A v1 file that does not match its v1 hash is still damaged.
+    writeFileSync(
+      join(dir, 'view.json'),
+      JSON.stringify({ view: { region: 'eu-west', version: 7, hash: v1, resources: {} }, streamSeq: 9 }),
+    );
     await expect(createFileStateStore(dir).load()).rejects.toMatchObject({ code: 'hash_mismatch' });
   });
 });

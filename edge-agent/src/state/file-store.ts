@@ -1,15 +1,18 @@
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  applyPayload,
+  canonicalJson,
   type EnvelopeMeta,
   ErrorCode,
   FedmeshError,
   MessageType,
+  mirror,
   type RegionView,
+  sha256Hex,
   viewHash,
 } from '@fedmesh/shared';
 import type { Operation } from 'fast-json-patch';
-import { applyPayload, mirror } from '../sync/apply.js';
 import { fsyncDir, writeFileDurably } from './durable-file.js';
 
 /** The agent's durable state: its verified view and where in the sync stream it stands. */
@@ -83,8 +86,20 @@ export function createFileStateStore(dir: string): StateStore {
         });
       }
       // Re-verified on load: a state file edited or damaged on disk must not be served.
-      if (!state?.view?.resources || viewHash(state.view.resources) !== state.view.hash) {
-        throw new FedmeshError(ErrorCode.HashMismatch, `state file ${snapshotPath} does not match its hash`);
+      if (!state?.view?.resources) {
+        throw new FedmeshError(ErrorCode.DecodeFailed, `state file ${snapshotPath} holds no view`);
+      }
+      const hash = viewHash(state.view.resources);
+      if (hash !== state.view.hash) {
+        if (legacyFlatHash(state.view.resources) !== state.view.hash) {
+          throw new FedmeshError(ErrorCode.HashMismatch, `state file ${snapshotPath} does not match its hash`);
+        }
+        // Written by an agent from before the v2 hash: verified under the hash it was written
+        // with, then carried over (docs/protocol.md, "Upgrading from v1"). Its journal lines
+        // name v1 hashes and cannot verify; the messages behind them are fetched again.
+        const migrated = { ...state, view: { ...state.view, hash } };
+        await save(migrated);
+        return migrated;
       }
       snapshotBytes = Buffer.byteLength(text);
       journalBytes = await stat(journalPath).then(
@@ -152,4 +167,13 @@ function journalMeta(region: string, entry: JournalEntry): EnvelopeMeta {
     chunk: { index: 1, count: 1 },
     rawSize: 0,
   };
+}
+
+/**
+ * The retired v1 view hash (sha256 over the canonical JSON of the whole map). Kept for one
+ * thing only: reading a state file written before v2, so an upgraded agent goes on serving its
+ * last verified view instead of starting empty. Nothing on the wire is checked with it.
+ */
+function legacyFlatHash(resources: Readonly<Record<string, unknown>>): string {
+  return sha256Hex(canonicalJson(resources));
 }

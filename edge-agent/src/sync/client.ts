@@ -30,7 +30,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AgentState, StateStore } from '../state/file-store.js';
-import { applyPayload, mirror } from './apply.js';
+import { applyPayload, mirror } from '@fedmesh/shared';
 import {
   createLineCounter,
   type EffectiveBudget,

@@ -1,7 +1,9 @@
-import { type EnvelopeMeta, MessageType, type ViewResource, viewHash } from '@fedmesh/shared';
+import { type EnvelopeMeta, MessageType } from '../envelope.js';
 import type { Operation } from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { applyPayload, emptyView, mirror } from './apply.js';
+import { viewHash } from './hash.js';
+import type { ViewResource } from './types.js';
 
 const svc = (name: string, port: number): ViewResource => ({
   apiVersion: 'fedmesh.io/v1',

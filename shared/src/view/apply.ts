@@ -1,16 +1,9 @@
-import {
-  type DeltaPayload,
-  type EnvelopeMeta,
-  ErrorCode,
-  FedmeshError,
-  MessageType,
-  type RegionView,
-  type SnapshotPayload,
-  type ViewResource,
-  ViewState,
-  viewHash,
-} from '@fedmesh/shared';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import { type DeltaPayload, type EnvelopeMeta, MessageType, type SnapshotPayload } from '../envelope.js';
+import { ErrorCode, FedmeshError } from '../errors.js';
+import { viewHash } from './hash.js';
+import { ViewState } from './state.js';
+import type { RegionView, ViewResource } from './types.js';
 
 const { applyPatch, unescapePathComponent } = fastJsonPatch;
 
@@ -24,9 +17,10 @@ export type ApplyOutcome =
  * beside the held view and checked against the hash the hub announced before it replaces
  * anything. Throws `version_gap`, `hash_mismatch` or `decode_failed`; the held view is untouched.
  *
- * `cache`, when given, must mirror `held.resources`; it keeps each entry's encoding, so a delta
- * costs the size of the change (plus one SHA-256 pass) instead of re-serialising the whole view.
- * On success it mirrors the new view, on failure it is rolled back.
+ * `cache`, when given, must mirror `held.resources`; it keeps the view hash incrementally, so a
+ * delta costs the size of the change instead of re-hashing the whole view. On success it mirrors
+ * the new view, on failure it is rolled back. Both the agent's sync client and its state loader
+ * verify through here: one verified apply, with the hub's hash, in shared.
  */
 export function applyPayload(
   held: RegionView,
@@ -42,14 +36,16 @@ export function applyPayload(
     if (!p || typeof p.resources !== 'object' || p.resources === null || Array.isArray(p.resources)) {
       throw new FedmeshError(ErrorCode.DecodeFailed, 'snapshot payload has no resources map');
     }
-    const hash = viewHash(p.resources);
+    // The mirror re-hashes only what the snapshot changed against the held view.
+    resetMirror(cache, held.resources, p.resources);
+    const hash = cache.hash();
     if (hash !== meta.toHash) {
+      resetMirror(cache, p.resources, held.resources);
       throw new FedmeshError(
         ErrorCode.HashMismatch,
         `view hash ${hash} after applying does not match ${meta.toHash}`,
       );
     }
-    resetMirror(cache, held.resources, p.resources);
     return {
       kind: 'applied',
       view: { region: held.region, version: meta.toVersion, hash, resources: p.resources },

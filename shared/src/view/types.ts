@@ -1,5 +1,5 @@
-import { API_VERSION } from './model/index.js';
-import { viewKey } from './names.js';
+import { API_VERSION } from '../model/index.js';
+import { viewKey } from '../names.js';
 
 /**
  * A region view: the part of the mesh configuration one region needs, at one version.

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Canonical JSON: object keys sorted by UTF-16 code unit, no whitespace, `undefined` members
- * dropped (as JSON.stringify does). Two equal values always give byte-identical text, which is
- * what makes view hashes comparable between the hub and every agent.
+ * Canonical JSON as RFC 8785 (JCS) defines it for the values a view holds: object members
+ * sorted by the UTF-16 code units of their names, no whitespace, strings and numbers written
+ * as ECMAScript's JSON.stringify writes them (which is how JCS specifies them), `undefined`
+ * members dropped. Two equal values always give byte-identical text, in any language that
+ * implements JCS; that is what makes view hashes comparable between the hub and every agent.
  */
 export function canonicalJson(value: unknown): string {
   return serialize(value) ?? 'null';
@@ -43,9 +45,4 @@ function serialize(value: unknown): string | undefined {
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-/** The hash of a region view: sha256 hex of the canonical JSON of its `resources` map. */
-export function viewHash(resources: Readonly<Record<string, unknown>>): string {
-  return sha256Hex(canonicalJson(resources));
 }

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical.js';
+
+/**
+ * The view hash, v2 (DESIGN.md, "View hash (v2)"): a Merkle root over 256 buckets.
+ *  - entry digest  e = SHA-256(key ‖ 0x00 ‖ JCS(value))
+ *  - bucket        b = first byte of SHA-256(key)
+ *  - bucket digest   = SHA-256(digests of its entries, concatenated in ascending key order)
+ *                      (an empty bucket: SHA-256 of nothing)
+ *  - view hash       = hex(SHA-256("fedmesh-view-v2\n" ‖ B0 ‖ … ‖ B255))
+ * A change re-hashes one entry, one bucket and the 8 KiB root input, whatever the view's size
+ * (`ViewState` keeps that incremental form; this file is the from-scratch definition both
+ * sides and the golden vectors in docs/protocol.md are checked against).
+ */
+export const VIEW_HASH_PREFIX = 'fedmesh-view-v2\n';
+export const BUCKETS = 256;
+
+const NUL = Buffer.from([0]);
+/** SHA-256 of nothing: the digest of an empty bucket. */
+export const EMPTY_BUCKET_DIGEST: Buffer = createHash('sha256').digest();
+
+/** The bucket (0–255) a view key falls in. */
+export function bucketOf(key: string): number {
+  return createHash('sha256').update(key).digest()[0]!;
+}
+
+/** The digest of one entry from its key and the JCS text of its value. */
+export function entryDigestOfJson(key: string, json: string): Buffer {
+  return createHash('sha256').update(key).update(NUL).update(json).digest();
+}
+
+export function entryDigest(key: string, value: unknown): Buffer {
+  return entryDigestOfJson(key, canonicalJson(value));
+}
+
+/** The root from the 256 bucket digests (in bucket order). */
+export function rootOf(bucketDigests: readonly Uint8Array[]): string {
+  const h = createHash('sha256').update(VIEW_HASH_PREFIX);
+  for (const d of bucketDigests) h.update(d);
+  return h.digest('hex');
+}
+
+/** The digest of a bucket from its entries' digests, already in ascending key order. */
+export function bucketDigest(entryDigests: readonly Uint8Array[]): Buffer {
+  if (entryDigests.length === 0) return EMPTY_BUCKET_DIGEST;
+  const h = createHash('sha256');
+  for (const d of entryDigests) h.update(d);
+  return h.digest();
+}
+
+/** The v2 hash of a `resources` map, computed from scratch. */
+export function viewHash(resources: Readonly<Record<string, unknown>>): string {
+  const buckets: { key: string; digest: Buffer }[][] = Array.from({ length: BUCKETS }, () => []);
+  for (const key of Object.keys(resources).sort(compareKeys)) {
+    const value = resources[key];
+    if (value === undefined) continue;
+    buckets[bucketOf(key)]!.push({ key, digest: entryDigest(key, value) });
+  }
+  return rootOf(buckets.map((b) => bucketDigest(b.map((e) => e.digest))));
+}
+
+/**
+ * Ascending key order. DESIGN.md says byte order; view keys are ASCII, where byte order and the
+ * UTF-16 order of `<` agree, and keys outside ASCII are compared by their UTF-8 bytes here too.
+ */
+export function compareKeys(a: string, b: string): number {
+  if (a === b) return 0;
+  if (isAscii(a) && isAscii(b)) return a < b ? -1 : 1;
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point
+const NON_ASCII = /[^\x00-\x7f]/;
+function isAscii(s: string): boolean {
+  return !NON_ASCII.test(s);
+}

@@ -1,0 +1,96 @@
+import { canonicalJson } from './canonical.js';
+import { BUCKETS, bucketDigest, bucketOf, compareKeys, entryDigest, rootOf } from './hash.js';
+import type { ViewResource } from './types.js';
+
+// An entry's digest, computed once per resource object: resources are immutable once stored (a
+// change arrives as a new object), so the cache never goes stale, and every region view holding
+// the same object shares its one 32-byte digest instead of keeping an encoding of its own.
+const digestCache = new WeakMap<object, { key: string; digest: Buffer }>();
+function digestOf(key: string, value: ViewResource): Buffer {
+  const cached = digestCache.get(value);
+  if (cached && cached.key === key) return cached.digest;
+  const digest = entryDigest(key, value);
+  digestCache.set(value, { key, digest });
+  return digest;
+}
+
+interface Bucket {
+  /** Keys in ascending order. */
+  keys: string[];
+  /** Digest over the entries' digests; undefined once the bucket changed. */
+  digest: Buffer | undefined;
+}
+
+/**
+ * One region's view with its v2 hash kept incrementally: a change re-hashes its entry (once per
+ * resource object, shared by every view holding it), marks its bucket, and the next `hash()`
+ * re-hashes the marked buckets and the 8 KiB root input. O(1) in the size of the view.
+ */
+export class ViewState {
+  private readonly entries = new Map<string, { value: ViewResource; digest: Buffer }>();
+  private readonly buckets: Bucket[] = Array.from({ length: BUCKETS }, () => ({ keys: [], digest: undefined }));
+  private cachedHash: string | undefined;
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): ViewResource | undefined {
+    return this.entries.get(key)?.value;
+  }
+
+  /** Sets or removes one entry; returns the previous value. */
+  set(key: string, value: ViewResource | undefined): ViewResource | undefined {
+    const before = this.entries.get(key);
+    if (before?.value === value) return value;
+    this.cachedHash = undefined;
+    const bucket = this.buckets[bucketOf(key)]!;
+    bucket.digest = undefined;
+    if (value === undefined) {
+      this.entries.delete(key);
+      const p = position(bucket.keys, key);
+      if (bucket.keys[p] === key) bucket.keys.splice(p, 1);
+      return before?.value;
+    }
+    this.entries.set(key, { value, digest: digestOf(key, value) });
+    if (before === undefined) bucket.keys.splice(position(bucket.keys, key), 0, key);
+    return before?.value;
+  }
+
+  hash(): string {
+    if (this.cachedHash === undefined) {
+      const digests = this.buckets.map((b) => {
+        b.digest ??= bucketDigest(b.keys.map((k) => this.entries.get(k)!.digest));
+        return b.digest;
+      });
+      this.cachedHash = rootOf(digests);
+    }
+    return this.cachedHash;
+  }
+
+  /** The entries as a plain map, keys in ascending order. */
+  toRecord(): Record<string, ViewResource> {
+    const out: Record<string, ViewResource> = {};
+    for (const key of [...this.entries.keys()].sort(compareKeys)) out[key] = this.entries.get(key)!.value;
+    return out;
+  }
+}
+
+/** Where `key` is, or would be inserted, in ascending `keys`. */
+function position(keys: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeys(keys[mid]!, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Content equality for the small objects the scoper rebuilds (RemoteEndpoints). */
+export function sameContent(a: ViewResource | undefined, b: ViewResource | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return canonicalJson(a) === canonicalJson(b);
+}
