@@ -1,6 +1,6 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connectNats, type Logger, type RegionView, settleWithin } from '@fedmesh/shared';
+import { connectNats, emptyView, type Logger, type RegionView, settleWithin } from '@fedmesh/shared';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
@@ -8,7 +8,6 @@ import type { AgentConfig } from './config.js';
 import { type AgentState, createFileStateStore } from './state/file-store.js';
 import { buildStatusServer } from './status/http.js';
 import { startStatusUplink } from './status/uplink.js';
-import { emptyView } from '@fedmesh/shared';
 import { createSyncClient, type LineStatus, type SyncClient } from './sync/client.js';
 import { registerLineMetrics } from './sync/metrics.js';
 import { createApplyToPushHistogram, createXdsServer } from './xds/index.js';

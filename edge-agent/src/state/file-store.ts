@@ -92,7 +92,10 @@ export function createFileStateStore(dir: string): StateStore {
       const hash = viewHash(state.view.resources);
       if (hash !== state.view.hash) {
         if (legacyFlatHash(state.view.resources) !== state.view.hash) {
-          throw new FedmeshError(ErrorCode.HashMismatch, `state file ${snapshotPath} does not match its hash`);
+          throw new FedmeshError(
+            ErrorCode.HashMismatch,
+            `state file ${snapshotPath} does not match its hash`,
+          );
         }
         // Written by an agent from before the v2 hash: verified under the hash it was written
         // with, then carried over (docs/protocol.md, "Upgrading from v1"). Its journal lines

@@ -1,5 +1,6 @@
 import {
   agentDurableName,
+  applyPayload,
   type DeltaPayload,
   decompress,
   decompressStream,
@@ -10,6 +11,7 @@ import {
   type Logger,
   MessageType,
   metaFromHeaders,
+  mirror,
   type RegionView,
   resyncSubject,
   SYNC_STREAM,
@@ -30,7 +32,6 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { AgentState, StateStore } from '../state/file-store.js';
-import { applyPayload, mirror } from '@fedmesh/shared';
 import {
   createLineCounter,
   type EffectiveBudget,

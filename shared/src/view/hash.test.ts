@@ -49,7 +49,9 @@ describe('view hash v2', () => {
     };
     expect(viewHash(reordered)).toBe(GOLDEN.two);
     const value = TWO['Region/_/eu-west'];
-    expect(entryDigest('Region/_/eu-west', value).equals(entryDigest('Region/_/eu-west2', value))).toBe(false);
+    expect(entryDigest('Region/_/eu-west', value).equals(entryDigest('Region/_/eu-west2', value))).toBe(
+      false,
+    );
   });
 
   it('view hash - the definition, spelled out with nothing but SHA-256, agrees', () => {

@@ -28,7 +28,10 @@ interface Bucket {
  */
 export class ViewState {
   private readonly entries = new Map<string, { value: ViewResource; digest: Buffer }>();
-  private readonly buckets: Bucket[] = Array.from({ length: BUCKETS }, () => ({ keys: [], digest: undefined }));
+  private readonly buckets: Bucket[] = Array.from({ length: BUCKETS }, () => ({
+    keys: [],
+    digest: undefined,
+  }));
   private cachedHash: string | undefined;
 
   get size(): number {
