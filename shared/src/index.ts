@@ -1,5 +1,4 @@
 export * from './codec.js';
-export * from './envelope.js';
 export * from './errors.js';
 export * from './flags.js';
 export * from './logger.js';
@@ -9,3 +8,4 @@ export * from './nats.js';
 export * from './process.js';
 export * from './status.js';
 export * from './view/index.js';
+export * from './wire/index.js';

@@ -12,7 +12,7 @@
  *    at the delta's from-version (the best case a view-derived dictionary can reach).
  * Deflate's window is 32 KiB, so only a dictionary's last 32 KiB count.
  *
- * Line bytes add the sync headers (~330 B per message with its Nats-Msg-Id) and split payloads
+ * Line bytes add the framing (a ~40 B binary envelope and ~85 B of JetStream headers) and split payloads
  * into 64 KiB chunks, as the hub does.
  */
 import { parseArgs, promisify } from 'node:util';
@@ -21,6 +21,7 @@ import { DEFAULT_CHUNK_SIZE, diffResources, headerBytes, scopeRegion } from '@fe
 import {
   canonicalJson,
   compress,
+  encodeEnvelope,
   MessageType,
   type Resource,
   sampleMesh,
@@ -72,19 +73,21 @@ async function encode(raw: Buffer, viewDictionary: Buffer | undefined): Promise<
   return out;
 }
 
-/** Bytes on the line: payload in 64 KiB chunks, each with its sync headers. */
+/** Bytes on the line: payload in 64 KiB chunks, each with its envelope and JetStream headers. */
 function lineBytes(payload: number, region: string): number {
   const chunks = Math.max(1, Math.ceil(payload / DEFAULT_CHUNK_SIZE));
-  const head = headerBytes({
-    type: MessageType.Delta,
-    region,
-    fromVersion: 123_456,
-    toVersion: 123_457,
-    toHash: 'f'.repeat(64),
-    codec: 'br',
-    chunk: { index: 1, count: chunks },
-    rawSize: 1_000_000,
-  });
+  const head =
+    headerBytes(123_456) +
+    encodeEnvelope({
+      type: MessageType.Delta,
+      region,
+      fromVersion: 123_456,
+      toVersion: 123_457,
+      toHash: 'f'.repeat(64),
+      codec: 'br',
+      chunk: { index: 1, count: chunks },
+      rawSize: 1_000_000,
+    }).byteLength;
   return payload + chunks * head;
 }
 

@@ -2,9 +2,17 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningHub } from '@fedmesh/hub';
-import { API_VERSION, type Resource, SYNC_STREAM, sampleMesh, syncSubject } from '@fedmesh/shared';
+import {
+  API_VERSION,
+  encodeBody,
+  MessageType,
+  type Resource,
+  SYNC_STREAM,
+  sampleMesh,
+  syncSubject,
+} from '@fedmesh/shared';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AgentProcess,
@@ -157,16 +165,23 @@ describe('verified sync over a real nats-server', () => {
     const ap = agents[2]!;
     const before = await agentStatus(ap.statusUrl);
     const js = jetstream(nc);
-    const h = headers();
-    h.set('Fedmesh-Type', 'delta');
-    h.set('Fedmesh-Region', 'ap-south');
-    h.set('Fedmesh-From-Version', String(before.version));
-    h.set('Fedmesh-To-Version', String(before.version + 1));
-    h.set('Fedmesh-To-Hash', 'f'.repeat(64));
-    h.set('Fedmesh-Codec', 'br');
-    h.set('Fedmesh-Raw-Size', '10');
-    await js.publish(syncSubject('ap-south'), new TextEncoder().encode('not brotli at all'), { headers: h });
-    await js.publish(syncSubject('ap-south'), new TextEncoder().encode('no headers either'));
+    // A well-formed envelope in front of a payload that is not brotli, then a body with no
+    // envelope at all: both rejected whole before anything is applied.
+    const forged = encodeBody(
+      {
+        type: MessageType.Delta,
+        region: 'ap-south',
+        fromVersion: before.version,
+        toVersion: before.version + 1,
+        toHash: 'f'.repeat(64),
+        codec: 'br',
+        chunk: { index: 1, count: 1 },
+        rawSize: 10,
+      },
+      new TextEncoder().encode('not brotli at all'),
+    );
+    await js.publish(syncSubject('ap-south'), forged);
+    await js.publish(syncSubject('ap-south'), new TextEncoder().encode('no envelope either'));
     const after = await waitFor(async () => {
       const s = await agentStatus(ap.statusUrl);
       return s.sync.rejected > before.sync.rejected && s.sync.resyncs > before.sync.resyncs ? s : undefined;

@@ -1,12 +1,5 @@
 import type { RunningHub } from '@fedmesh/hub';
-import {
-  API_VERSION,
-  MessageType,
-  metaFromHeaders,
-  SYNC_STREAM,
-  sampleMesh,
-  syncSubject,
-} from '@fedmesh/shared';
+import { API_VERSION, decodeBody, MessageType, SYNC_STREAM, sampleMesh, syncSubject } from '@fedmesh/shared';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -32,7 +25,7 @@ async function chainBreaks(natsUrl: string, region: string): Promise<{ messages:
     const m = await jsm.streams.getMessage(SYNC_STREAM, { seq }).catch(() => null);
     if (!m || m.subject !== syncSubject(region)) continue;
     messages++;
-    const meta = metaFromHeaders((n) => m.header?.get(n) || undefined);
+    const { meta } = decodeBody(region, m.data);
     if (meta.chunk.index !== meta.chunk.count) continue;
     if (meta.type === MessageType.Snapshot) held = Math.max(held, meta.toVersion);
     else if (meta.toVersion > held) {

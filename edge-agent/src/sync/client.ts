@@ -2,6 +2,7 @@ import {
   agentDurableName,
   applyPayload,
   type DeltaPayload,
+  decodeBody,
   decompress,
   decompressStream,
   type EnvelopeMeta,
@@ -10,7 +11,6 @@ import {
   isFedmeshError,
   type Logger,
   MessageType,
-  metaFromHeaders,
   mirror,
   type RegionView,
   resyncSubject,
@@ -561,14 +561,10 @@ class Client implements SyncClient {
     this.queued = m.info.pending;
     this.charge();
     let meta: EnvelopeMeta;
+    let payload: Uint8Array;
     try {
-      meta = metaFromHeaders((name) => m.headers?.get(name) || undefined);
-      if (meta.region !== this.deps.region) {
-        throw new FedmeshError(
-          ErrorCode.DecodeFailed,
-          `message for region ${meta.region} on ${this.deps.region}'s subject`,
-        );
-      }
+      // The region is the subject's: the consumer only ever delivers this region's subject.
+      ({ meta, payload } = decodeBody(this.deps.region, m.data));
       if (meta.rawSize > this.deps.options.maxPayloadBytes) {
         throw new FedmeshError(ErrorCode.DecodeFailed, `payload of ${meta.rawSize} bytes is over the limit`);
       }
@@ -576,22 +572,24 @@ class Client implements SyncClient {
       return { outcome: this.reject(m, err), room };
     }
     const outcome =
-      meta.chunk.count === 1 ? await this.handleWhole(m, meta) : await this.handleChunk(m, meta);
+      meta.chunk.count === 1
+        ? await this.handleWhole(m, meta, payload)
+        : await this.handleChunk(m, meta, payload);
     this.deps.onProgress?.();
     return { outcome, meta, room };
   }
 
-  private async handleWhole(m: JsMsg, meta: EnvelopeMeta): Promise<Outcome> {
+  private async handleWhole(m: JsMsg, meta: EnvelopeMeta, payload: Uint8Array): Promise<Outcome> {
     try {
-      const raw = await decompress(meta.codec, m.data, this.deps.options.maxPayloadBytes);
-      return await this.applyDecoded(m, meta, raw, m.data.byteLength);
+      const raw = await decompress(meta.codec, payload, this.deps.options.maxPayloadBytes);
+      return await this.applyDecoded(m, meta, raw, payload.byteLength);
     } catch (err) {
       return this.reject(m, err);
     }
   }
 
   /** Spools one chunk; applies the payload once its last chunk is on disk. */
-  private async handleChunk(m: JsMsg, meta: EnvelopeMeta): Promise<Outcome> {
+  private async handleChunk(m: JsMsg, meta: EnvelopeMeta, payload: Uint8Array): Promise<Outcome> {
     const held = this.current.view;
     if (meta.toVersion < held.version || (meta.toVersion === held.version && meta.toHash === held.hash)) {
       // Part of something the agent already holds (a redelivery, a replica's duplicate).
@@ -600,13 +598,13 @@ class Client implements SyncClient {
       return 'ok';
     }
     const bytesSoFar = this.spool.progress()?.bytes ?? 0;
-    if (bytesSoFar + m.data.byteLength > this.deps.options.maxPayloadBytes) {
+    if (bytesSoFar + payload.byteLength > this.deps.options.maxPayloadBytes) {
       await this.spool.clear();
       return this.reject(m, new FedmeshError(ErrorCode.DecodeFailed, 'chunked payload is over the limit'));
     }
     let spooled: Awaited<ReturnType<ChunkSpool['accept']>>;
     try {
-      spooled = await this.spool.accept(meta, m.seq, m.data, this.hint);
+      spooled = await this.spool.accept(meta, m.seq, payload, this.hint);
     } catch (err) {
       // A full or failing disk: nothing was acknowledged, the chunk comes again after a retry.
       throw new FedmeshError(ErrorCode.Internal, `cannot spool chunk: ${(err as Error).message}`, {

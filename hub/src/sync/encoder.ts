@@ -4,6 +4,7 @@ import {
   compress,
   type DeltaPayload,
   type EnvelopeMeta,
+  encodeBody,
   MessageType,
   type SnapshotPayload,
 } from '@fedmesh/shared';
@@ -11,6 +12,7 @@ import {
 /** One message ready for the sync stream. */
 export interface OutgoingMessage {
   meta: EnvelopeMeta;
+  /** The message body: the binary envelope of `meta`, then this chunk of the payload. */
   data: Uint8Array;
 }
 
@@ -38,10 +40,8 @@ export async function encodeMessages(
   const count = Math.max(1, Math.ceil(body.byteLength / opts.chunkSize));
   const out: OutgoingMessage[] = [];
   for (let i = 0; i < count; i++) {
-    out.push({
-      meta: { ...head, codec: opts.codec, chunk: { index: i + 1, count }, rawSize: raw.byteLength },
-      data: body.subarray(i * opts.chunkSize, (i + 1) * opts.chunkSize),
-    });
+    const meta = { ...head, codec: opts.codec, chunk: { index: i + 1, count }, rawSize: raw.byteLength };
+    out.push({ meta, data: encodeBody(meta, body.subarray(i * opts.chunkSize, (i + 1) * opts.chunkSize)) });
   }
   return out;
 }

@@ -1,19 +1,10 @@
-import {
-  ErrorCode,
-  FedmeshError,
-  messageId,
-  metaFromHeaders,
-  metaToHeaders,
-  SYNC_STREAM,
-  syncSubject,
-} from '@fedmesh/shared';
+import { decodeBody, ErrorCode, FedmeshError, messageId, SYNC_STREAM, syncSubject } from '@fedmesh/shared';
 import {
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { OutgoingMessage } from './encoder.js';
 
 /** What the last message on a region's subject says: where the region's chain stands. */
@@ -53,7 +44,7 @@ export function createSyncPublisher(js: JetStreamClient, jsm: JetStreamManager):
         });
       if (!m) return undefined;
       try {
-        const meta = metaFromHeaders((name) => m.header?.get(name) || undefined);
+        const { meta } = decodeBody(region, m.data);
         return { seq: m.seq, version: meta.toVersion, hash: meta.toHash };
       } catch {
         // Not one of ours (someone published garbage): treat the chain as broken from here.
@@ -67,18 +58,17 @@ export function createSyncPublisher(js: JetStreamClient, jsm: JetStreamManager):
       let bytes = 0;
       let duplicate = true;
       for (const msg of messages) {
-        const h = natsHeaders();
-        for (const [k, v] of Object.entries(metaToHeaders(msg.meta))) h.set(k, v);
         try {
+          // The envelope is in the body; the only headers are JetStream's own, for dedup and
+          // per-subject optimistic concurrency.
           const ack = await js.publish(syncSubject(region), msg.data, {
-            headers: h,
             msgID: messageId(msg.meta),
             expect: { lastSubjectSequence: expected },
           });
           if (firstSeq === 0) firstSeq = ack.seq;
           duplicate &&= ack.duplicate;
+          bytes += msg.data.byteLength + headerBytes(expected);
           expected = ack.seq;
-          bytes += msg.data.byteLength + headerBytes(msg.meta);
         } catch (err) {
           const code = err instanceof JetStreamApiError ? err.code : undefined;
           if (code === JetStreamApiCodes.StreamWrongLastSequence) {
@@ -104,10 +94,17 @@ export function createSyncPublisher(js: JetStreamClient, jsm: JetStreamManager):
   };
 }
 
-/** Bytes the NATS header block of a message takes on the wire (`NATS/1.0`, `k: v` lines, CRLFs). */
-export function headerBytes(meta: OutgoingMessage['meta']): number {
-  let n = 'NATS/1.0\r\n\r\n'.length;
-  const all = { ...metaToHeaders(meta), 'Nats-Msg-Id': messageId(meta) };
-  for (const [k, v] of Object.entries(all)) n += Buffer.byteLength(`${k}: ${v}\r\n`);
-  return n;
+/**
+ * Bytes of the NATS header block a sync message carries: `NATS/1.0`, the 12-character
+ * `Nats-Msg-Id` and `Nats-Expected-Last-Subject-Sequence` (JetStream stores and delivers both),
+ * with their CRLFs. The envelope itself is in the body.
+ */
+export function headerBytes(expectedSeq: number): number {
+  return (
+    'NATS/1.0\r\n\r\n'.length +
+    'Nats-Msg-Id: \r\n'.length +
+    12 +
+    'Nats-Expected-Last-Subject-Sequence: \r\n'.length +
+    String(expectedSeq).length
+  );
 }

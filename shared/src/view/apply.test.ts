@@ -1,6 +1,6 @@
 import type { Operation } from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
-import { type EnvelopeMeta, MessageType } from '../envelope.js';
+import { type EnvelopeMeta, MessageType } from '../wire/envelope.js';
 import { applyPayload, emptyView, mirror } from './apply.js';
 import { viewHash } from './hash.js';
 import type { ViewResource } from './types.js';

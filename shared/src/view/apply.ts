@@ -1,6 +1,6 @@
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { type DeltaPayload, type EnvelopeMeta, MessageType, type SnapshotPayload } from '../envelope.js';
 import { ErrorCode, FedmeshError } from '../errors.js';
+import { type DeltaPayload, type EnvelopeMeta, MessageType, type SnapshotPayload } from '../wire/envelope.js';
 import { viewHash } from './hash.js';
 import { ViewState } from './state.js';
 import type { RegionView, ViewResource } from './types.js';

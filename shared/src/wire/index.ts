@@ -1,0 +1,2 @@
+// What hub and agents agree on about the bytes on the line: the envelope and message ids.
+export * from './envelope.js';
