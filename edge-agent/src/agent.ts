@@ -184,7 +184,11 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         options: {
           maxPayloadBytes: config.maxPayload,
           batch: 16,
-          pullExpiresMs: 5_000,
+          // A pull stays open until it expires: new messages arrive at once whatever the expiry,
+          // so a long one only makes an idle line quiet. JetStream's idle heartbeats (every 30 s,
+          // the most nats.js allows) prove liveness meanwhile; at 5 s an idle region paid ~55 B/s
+          // in expiries and heartbeats, at 120 s under 5 B/s.
+          pullExpiresMs: 120_000,
           maxReplayMessages: 500,
         },
       });
