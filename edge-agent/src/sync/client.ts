@@ -5,6 +5,7 @@ import {
   decodeBody,
   decompress,
   decompressStream,
+  deliveryLineBytes,
   type EnvelopeMeta,
   ErrorCode,
   FedmeshError,
@@ -551,7 +552,7 @@ class Client implements SyncClient {
   private async handle(m: JsMsg): Promise<{ outcome: Outcome; meta?: EnvelopeMeta; room: number }> {
     const body = m.data.byteLength + headerBytes(m);
     const reply = (m as JsMsg & { reply?: string }).reply ?? '';
-    const cost = lineBytes(body, 1, protocolBytes(m.subject, reply, body));
+    const cost = lineBytes(body, 1, deliveryLineBytes(m.subject, reply, headerBytes(m), body));
     // What it takes to pull a message this size again: the next chunk of a payload is as big.
     const room = tokensToPull(body + m.subject.length + reply.length);
     this.stats.messagesReceived++;
@@ -762,11 +763,6 @@ function headerBytes(m: JsMsg): number {
   let n = 'NATS/1.0\r\n\r\n'.length;
   for (const [k, v] of m.headers) n += Buffer.byteLength(`${k}: ${v.join(',')}\r\n`);
   return n;
-}
-
-/** `HMSG <subject> <sid> <reply> <header size> <total size>\r\n` and the CRLF after the payload. */
-function protocolBytes(subject: string, reply: string, body: number): number {
-  return 'HMSG '.length + subject.length + reply.length + 2 * String(body).length + 4 + 3 + 4;
 }
 
 function round3(x: number): number {

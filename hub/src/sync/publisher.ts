@@ -1,4 +1,12 @@
-import { decodeBody, ErrorCode, FedmeshError, messageId, SYNC_STREAM, syncSubject } from '@fedmesh/shared';
+import {
+  decodeBody,
+  ErrorCode,
+  FedmeshError,
+  messageId,
+  SYNC_STREAM,
+  syncHeaderBytes,
+  syncSubject,
+} from '@fedmesh/shared';
 import {
   JetStreamApiCodes,
   JetStreamApiError,
@@ -94,17 +102,5 @@ export function createSyncPublisher(js: JetStreamClient, jsm: JetStreamManager):
   };
 }
 
-/**
- * Bytes of the NATS header block a sync message carries: `NATS/1.0`, the 12-character
- * `Nats-Msg-Id` and `Nats-Expected-Last-Subject-Sequence` (JetStream stores and delivers both),
- * with their CRLFs. The envelope itself is in the body.
- */
-export function headerBytes(expectedSeq: number): number {
-  return (
-    'NATS/1.0\r\n\r\n'.length +
-    'Nats-Msg-Id: \r\n'.length +
-    12 +
-    'Nats-Expected-Last-Subject-Sequence: \r\n'.length +
-    String(expectedSeq).length
-  );
-}
+/** Bytes of the NATS header block a sync message carries (see `syncHeaderBytes` in shared). */
+export const headerBytes = syncHeaderBytes;

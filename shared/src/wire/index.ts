@@ -1,2 +1,4 @@
 // What hub and agents agree on about the bytes on the line: the envelope and message ids.
+
+export * from './accounting.js';
 export * from './envelope.js';
