@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { applyPayload, emptyView, mirror } from '@fedmesh/edge-agent';
-import { decompress, type RegionView, type ViewState } from '@fedmesh/shared';
+import { decodeBody, decompress, type RegionView, type ViewState } from '@fedmesh/shared';
 import type { ChildInput, ChildReport } from './agent-apply.js';
 import { summarize } from './stats.js';
 
@@ -21,9 +21,10 @@ const fullGc = () => {
 };
 
 const input = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as ChildInput;
+// Each message body starts with its envelope; the payload is what follows, as the agent reads it.
 const decodeMsgs = (msgs: ChildInput['snapshot']) => ({
   meta: msgs[0]!.meta,
-  body: Buffer.concat(msgs.map((m) => Buffer.from(m.data, 'base64'))),
+  body: Buffer.concat(msgs.map((m) => decodeBody(m.meta.region, Buffer.from(m.data, 'base64')).payload)),
 });
 const snapshot = decodeMsgs(input.snapshot);
 const deltas = input.deltas.map(decodeMsgs);

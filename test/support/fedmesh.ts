@@ -24,7 +24,9 @@ export async function startTestHub(
     maxWait: '200ms',
     ...overrides,
   });
-  return startHub(Object.freeze(config), testLogger('hub'));
+  return step(`in-process hub on ${natsUrl} starts`, 60_000, () =>
+    startHub(Object.freeze(config), testLogger('hub')),
+  );
 }
 
 export interface TestAgent extends RunningAgent {
@@ -51,7 +53,9 @@ export async function startTestAgent(
     }),
     stateDir,
   });
-  const agent = await startAgent(config, testLogger(`agent-${region}`));
+  const agent = await step(`in-process agent for ${region} on ${natsUrl} starts`, 60_000, () =>
+    startAgent(config, testLogger(`agent-${region}`)),
+  );
   return Object.assign(agent, { stateDir, config });
 }
 
