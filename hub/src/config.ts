@@ -13,7 +13,8 @@ Options (each also read from the environment variable shown):
   --nats-creds <file>       NATS credentials file                 FEDMESH_NATS_CREDS
   --listen <host:port>      admin REST API address                FEDMESH_LISTEN        [127.0.0.1:8080]
   --log-level <level>       fatal|error|warn|info|debug|trace     FEDMESH_LOG_LEVEL     [info]
-  --debounce <duration>     quiet time before publishing a change FEDMESH_DEBOUNCE      [100ms]
+  --debounce <duration>     a change after a quiet spell goes at FEDMESH_DEBOUNCE      [100ms]
+                            once; later ones wait this long for company
   --max-wait <duration>     longest a change waits under bursts   FEDMESH_MAX_WAIT      [1s]
   --chunk-size <size>       bytes per sync message                FEDMESH_CHUNK_SIZE    [64KiB]
   --compression-level <n>   brotli quality 0-11 / gzip level 1-9  FEDMESH_COMPRESSION_LEVEL [9]

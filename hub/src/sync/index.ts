@@ -1,11 +1,6 @@
 export { diffResources, opsFromChanges } from './delta.js';
 export { DEFAULT_CHUNK_SIZE, encodeDelta, encodeSnapshot, type OutgoingMessage } from './encoder.js';
-export {
-  createSyncEngine,
-  type RegionPreview,
-  type RegionSyncStats,
-  type SyncEngine,
-  type SyncEngineOptions,
-} from './engine.js';
+export { createSyncEngine } from './engine.js';
 export { createSyncPublisher, type StreamHead, type SyncPublisher } from './publisher.js';
 export { DEFAULT_SYNC_STREAM, ensureSyncStream, type SyncStreamOptions } from './stream.js';
+export type { RegionPreview, RegionSyncStats, SyncEngine, SyncEngineOptions } from './types.js';

@@ -1,6 +1,6 @@
 import { type Logger, parseByteRate, parseByteSize, RESYNC_SUBJECT_PREFIX } from '@fedmesh/shared';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { SyncEngine } from './engine.js';
+import type { SyncEngine } from './types.js';
 
 /** Reply to a resync request: where in the stream the fresh snapshot starts. */
 export interface ResyncReply {

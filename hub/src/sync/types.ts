@@ -1,0 +1,96 @@
+import type { Logger, RegionView, Resource, ResourceRef } from '@fedmesh/shared';
+import type { Operation } from 'fast-json-patch';
+import type { ConfigStore } from '../store/index.js';
+import type { OutgoingMessage } from './encoder.js';
+import type { PublishResult, StreamHead, SyncPublisher } from './publisher.js';
+
+export interface SyncEngineOptions {
+  /**
+   * Quiet time that ends a burst of changes, so a burst becomes one delta per region; a change
+   * after at least this long without one is published at once.
+   */
+  debounceMs: number;
+  /** Longest a change may wait under a continuous burst. */
+  maxWaitMs: number;
+  chunkSize: number;
+  compressionLevel?: number;
+  /** Delay before retrying a publication that failed (NATS down, stream full). */
+  retryMs?: number;
+  /**
+   * A snapshot replaces the next delta once this many deltas followed the last snapshot, so the
+   * chain an agent may have to replay stays short (a keyframe).
+   */
+  keyframeEvery?: number;
+}
+
+export interface RegionSyncStats {
+  /** Bytes put on the region's subject (payload and headers) since the hub started. */
+  bytesSent: number;
+  messagesSent: number;
+  snapshotsSent: number;
+  deltasSent: number;
+  /** Uncompressed bytes of those payloads, for the compression ratio. */
+  rawBytes: number;
+  lastPublishedAt?: Date;
+  lastError?: string;
+  /** Stream head: what the region's chain says, as last published or read. */
+  head?: StreamHead;
+}
+
+export interface SyncEngine {
+  /** Loads the config, reads every region's stream head and publishes what is out of date. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The view a region should hold now. */
+  view(region: string): RegionView | undefined;
+  regions(): string[];
+  stats(region: string): RegionSyncStats | undefined;
+  /** A resource as the engine last saw it in the config (for reference checks). */
+  resource(ref: ResourceRef): Resource | undefined;
+  /** Config revision the engine has processed. */
+  revision(): number;
+  /**
+   * The current config from the engine's watch cache, once it has caught up with `atLeast`
+   * (the store's latest revision), so a list right after a write includes the write.
+   */
+  list(
+    filter: { kind?: string; namespace?: string },
+    atLeast: number,
+  ): Promise<{ resource: Resource; revision: number }[]>;
+  /** Publishes a full snapshot of the region's view; returns the stream sequence of its first message. */
+  publishSnapshot(region: string): Promise<{ seq: number; version: number; hash: string }>;
+  /** Publishes pending changes now (tests, shutdown, reads that must be current). */
+  flush(): Promise<void>;
+  /** Sets the codecs a region accepts (from its agent's status reports). */
+  setAcceptedCodecs(region: string, codecs: readonly string[]): void;
+  /** What the region would receive if `proposed` were applied: the ops and their size on the line. */
+  preview(region: string, proposed: readonly Resource[]): Promise<RegionPreview>;
+}
+
+export interface RegionPreview {
+  region: string;
+  fromHash: string;
+  toHash: string;
+  ops: Operation[];
+  codec: string;
+  /** Canonical JSON of the ops, before compression. */
+  rawBytes: number;
+  /** Payload bytes after compression, and the number of sync messages (chunks) they take. */
+  encodedBytes: number;
+  messages: number;
+}
+
+export interface SyncEngineDeps {
+  store: ConfigStore;
+  publisher: SyncPublisher;
+  logger: Logger;
+  options: SyncEngineOptions;
+  /** Called after every publication (metrics, line accounting); `messages` are what was published. */
+  onPublished?: (
+    region: string,
+    kind: 'delta' | 'snapshot',
+    result: PublishResult,
+    rawBytes: number,
+    messages: readonly OutgoingMessage[],
+  ) => void;
+}
