@@ -7,8 +7,10 @@ import {
   messageId,
   type Resource,
   sampleMesh,
+  viewHash,
 } from '@fedmesh/shared';
 import { describe, expect, it } from 'vitest';
+import { scopeRegion } from '../scope/index.js';
 import { type ConfigStore, createMemoryConfigStore } from '../store/index.js';
 import type { OutgoingMessage } from './encoder.js';
 import { createSyncEngine } from './engine.js';
@@ -74,7 +76,10 @@ function fakeStream() {
     const versionsWithTwoViews = [...hashes].filter(([, h]) => h.size > 1).length;
     return { messages: msgs.filter((m) => m.region === region).length, breaks, versionsWithTwoViews };
   };
-  return { publisher, faults };
+  /** Every (version, hash) published for a region, in order. */
+  const published = (region: string) =>
+    msgs.filter((m) => m.region === region).map((m) => ({ version: m.meta.toVersion, hash: m.meta.toHash }));
+  return { publisher, faults, published };
 }
 
 /** Delivers each change after a random delay, so that one replica lags behind the other. */
@@ -99,6 +104,18 @@ const endpoints = (i: number) =>
     kind: 'ServiceEndpoints',
     metadata: { name: 'frontend-eu-west', namespace: 'shop' },
     spec: { service: 'frontend', region: 'eu-west', endpoints: [{ address: `10.1.1.${i + 1}`, port: 8080 }] },
+  }) as Resource;
+
+const paymentsUsEast = (n: number) =>
+  ({
+    apiVersion: API_VERSION,
+    kind: 'ServiceEndpoints',
+    metadata: { name: 'payments-us-east', namespace: 'shop' },
+    spec: {
+      service: 'payments',
+      region: 'us-east',
+      endpoints: Array.from({ length: n }, (_, j) => ({ address: `10.2.0.${j + 1}`, port: 8443 })),
+    },
   }) as Resource;
 
 describe('sync engine', () => {
@@ -136,6 +153,45 @@ describe('sync engine', () => {
       const faults = stream.faults('eu-west');
       expect(faults.messages, `round ${round}`).toBeGreaterThan(1);
       expect(faults, `round ${round}`).toMatchObject({ breaks: 0, versionsWithTwoViews: 0 });
+    }
+  }, 60_000);
+
+  it('engine - every published version names the view of the config at that revision, while changes keep arriving', async () => {
+    const logger = createLogger({ name: 'engine-test', level: 'silent' });
+    const store = createMemoryConfigStore();
+    const stream = fakeStream();
+    const engine = createSyncEngine({
+      store,
+      publisher: stream.publisher,
+      logger,
+      options: { debounceMs: 5, maxWaitMs: 30, chunkSize: 64 * 1024, retryMs: 50 },
+    });
+    // The config as of every revision, to compute what each version must hold from scratch.
+    const config = new Map<string, Resource>();
+    const at = new Map<number, Resource[]>();
+    const put = async (r: Resource) => {
+      const revision = await store.put(r);
+      config.set(`${r.kind}/${r.metadata.namespace ?? '_'}/${r.metadata.name}`, r);
+      at.set(revision, [...config.values()]);
+    };
+    for (const r of sampleMesh()) await put(r);
+    await engine.start();
+    // Writes land while publications (each a few ms on the fake stream) are in flight, and
+    // reach several regions, so one round of publication awaits between regions.
+    for (let i = 0; i < 60; i++) {
+      // payments runs in us-east and eu-west: its healthy count in us-east is in both views.
+      await put(i % 2 ? endpoints(i) : paymentsUsEast(1 + (i % 5)));
+      if (i % 3 === 0) await jitter(8);
+    }
+    await sleep(200);
+    await engine.flush();
+    await engine.stop();
+    for (const region of ['eu-west', 'us-east']) {
+      const published = stream.published(region);
+      expect(published.length, region).toBeGreaterThan(5);
+      for (const { version, hash } of published) {
+        expect(hash, `${region} version ${version}`).toBe(viewHash(scopeRegion(region, at.get(version)!)));
+      }
     }
   }, 60_000);
 });

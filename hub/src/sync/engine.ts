@@ -164,9 +164,12 @@ class Engine implements SyncEngine {
   private async reconcileWithStream(): Promise<void> {
     this.dirty = false;
     this.scoper.flush();
+    // The views are as of the revision processed at the flush, not at any later await: a
+    // version must name exactly the view it is published with (DESIGN.md, "One version, one view").
+    const version = this.cache.revision();
     for (const region of this.scoper.regions()) {
       if (this.scoper.hash(region) === undefined) continue;
-      const st = newRegionState(this.cache.revision());
+      const st = newRegionState(version);
       this.states.set(region, st);
       await this.writer.readHead(region, st).catch(() => undefined);
       await this.safely(region, st, () =>
@@ -179,17 +182,22 @@ class Engine implements SyncEngine {
     if (!this.dirty) return;
     this.dirty = false;
     const changed = this.scoper.flush();
+    // Changes keep arriving while this round awaits the stream; they are in the scoper but not
+    // in these views until the next flush. So the version is the revision the flush saw, read
+    // here, before any await: reading it later labelled a view with a version it did not hold,
+    // and a restarted hub then published that version again with another hash.
+    const version = this.cache.revision();
     for (const [region, changes] of changed) {
       let st = this.states.get(region);
       if (!st) {
-        st = newRegionState(this.cache.revision());
+        st = newRegionState(version);
         this.states.set(region, st);
       }
       stageChanges(st, changes);
     }
     for (const [region, st] of this.states) {
       if (!st.base) continue; // nothing pending
-      st.version = this.cache.revision(); // the pending view as of everything processed so far
+      st.version = version; // the pending view as of everything the flush processed
       await this.safely(region, st, async () => {
         if (!st.stats.head) await this.writer.readHead(region, st);
         return this.writer.advance(region, st, this.current(region), ChainAttempt.Pending);
