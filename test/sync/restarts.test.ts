@@ -11,10 +11,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { API_VERSION, decodeBody, type Resource, SYNC_STREAM, sampleMesh } from '@fedmesh/shared';
+import { decodeBody, type Resource, SYNC_STREAM, sampleMesh } from '@fedmesh/shared';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eps } from '../../hub/src/scope/test-fixtures.js';
 import {
   type AgentProcess,
   freePort,
@@ -27,22 +28,6 @@ import {
 import { type NatsServerHandle, printLogsOnFailure, startNatsServer } from '../support/nats.js';
 
 const FAULTS = 6;
-
-function endpoints(service: string, region: string, n: number, seed: number): Resource {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'ServiceEndpoints',
-    metadata: { name: `${service}-${region}`, namespace: 'shop' },
-    spec: {
-      service,
-      region,
-      endpoints: Array.from({ length: n }, (_, i) => ({
-        address: `10.${seed % 200}.0.${i + 1}`,
-        port: 8080,
-      })),
-    },
-  } as Resource;
-}
 
 /** Every (region, version) on the stream with the hashes it was published with. */
 async function versionsWithTwoHashes(natsUrl: string): Promise<string[]> {
@@ -120,10 +105,8 @@ describe('restarts', () => {
     let writes = 0;
     const churn = (async () => {
       for (let i = 0; churning; i++) {
-        const r =
-          i % 2
-            ? endpoints('frontend', 'eu-west', 1 + (i % 4), i)
-            : endpoints('payments', 'us-east', 1 + (i % 5), i);
+        // Each write of a key changes its endpoint count, so each one is a change to publish.
+        const r = i % 2 ? eps('frontend', 'eu-west', 1 + (i % 4)) : eps('payments', 'us-east', 1 + (i % 5));
         try {
           const res = await fetch(`${url}/v1/resources/ServiceEndpoints/shop/${r.metadata.name}`, {
             method: 'PUT',
@@ -166,7 +149,9 @@ describe('restarts', () => {
     churning = false;
     await churn;
 
-    console.log(`restarts: ${writes} acknowledged writes through ${FAULTS} kill -9 faults (hub, nats-server)`);
+    console.log(
+      `restarts: ${writes} acknowledged writes through ${FAULTS} kill -9 faults (hub, nats-server)`,
+    );
     expect(writes).toBeGreaterThan(50);
     for (const [name, want] of acknowledged) {
       const got = await api.get('ServiceEndpoints', 'shop', name);
