@@ -1,0 +1,243 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  decompress,
+  decompressStream,
+  type EnvelopeMeta,
+  encodeBody,
+  type RegionView,
+  silentLogger,
+  type ViewResource,
+  viewHash,
+} from '@fedmesh/shared';
+import type { Operation } from 'fast-json-patch';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { AgentState, StateStore } from '../state/file-store.js';
+import { createIntake, type IntakeDeps, type SyncMessage } from './intake.js';
+import { createChunkSpool } from './spool.js';
+import type { SyncCounters } from './types.js';
+
+const REGION = 'eu-west';
+const KEY_A = 'Service/default/a';
+const KEY_B = 'Service/default/b';
+
+const resource = (name: string, port: number): ViewResource => ({
+  apiVersion: 'fedmesh.io/v1',
+  kind: 'Service',
+  metadata: { name, namespace: 'default' },
+  spec: { port },
+});
+
+function view(version: number, resources: Record<string, ViewResource>): RegionView {
+  return { region: REGION, version, hash: viewHash(resources), resources };
+}
+
+const HELD = view(1, { [KEY_A]: resource('a', 80) });
+const NEXT = view(2, { ...HELD.resources, [KEY_B]: resource('b', 81) });
+const ADD_B: Operation[] = [{ op: 'add', path: '/Service~1default~1b', value: resource('b', 81) }];
+
+const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+
+function deltaMeta(from: number, to: number, hash: string, rawSize: number): EnvelopeMeta {
+  return {
+    type: 'delta',
+    region: REGION,
+    fromVersion: from,
+    toVersion: to,
+    toHash: hash,
+    codec: 'identity',
+    chunk: { index: 1, count: 1 },
+    rawSize,
+  };
+}
+
+/** A delivered message that records its acknowledgements. */
+function message(meta: EnvelopeMeta, payload: Uint8Array, seq: number, pending = 0) {
+  return {
+    data: encodeBody(meta, payload),
+    seq,
+    pending,
+    acks: 0,
+    ack() {
+      this.acks++;
+    },
+  } satisfies SyncMessage & { acks: number };
+}
+
+function delta(from: number, to: number, hash: string, ops: Operation[], seq: number) {
+  const payload = json({ ops });
+  return message(deltaMeta(from, to, hash, payload.byteLength), payload, seq);
+}
+
+function counters(): SyncCounters {
+  return {
+    messagesReceived: 0,
+    bytesReceived: 0,
+    lineBytesReceived: 0,
+    applied: 0,
+    rejected: 0,
+    resyncs: 0,
+    rewinds: 0,
+    chunksSpooled: 0,
+    resumes: 0,
+    payloadBytes: 0,
+    rawBytes: 0,
+    pacedWaitMs: 0,
+  };
+}
+
+describe('message intake', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fedmesh-intake-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function setup(overrides: Partial<IntakeDeps> = {}) {
+    const saved: AgentState[] = [];
+    const store: StateStore = {
+      load: async () => undefined,
+      save: async (s) => void saved.push(s),
+      record: async (s) => void saved.push(s),
+    };
+    const applied: RegionView[] = [];
+    const stats = counters();
+    const spool = createChunkSpool(join(dir, 'spool'));
+    const intake = createIntake({
+      region: REGION,
+      store,
+      spool,
+      log: silentLogger(),
+      stats,
+      maxPayloadBytes: 1024 * 1024,
+      hint: () => undefined,
+      onApplied: (v) => void applied.push(v),
+      ...overrides,
+    });
+    intake.hold({ view: HELD, streamSeq: 5 });
+    return { intake, stats, saved, applied, spool };
+  }
+
+  it('intake - a delta that continues the held version is persisted, then acknowledged', async () => {
+    const { intake, stats, saved, applied } = setup();
+    const m = delta(1, 2, NEXT.hash, ADD_B, 6);
+    const order: string[] = [];
+    const ack = m.ack.bind(m);
+    m.ack = () => {
+      order.push(`ack after ${saved.length} saved`);
+      ack();
+    };
+    expect(await intake.handle(m)).toMatchObject({ outcome: 'ok', meta: { toVersion: 2 } });
+    expect(order).toEqual(['ack after 1 saved']);
+    expect(intake.state()).toEqual({ view: NEXT, streamSeq: 6 });
+    expect(applied.map((v) => v.version)).toEqual([2]);
+    expect(stats.applied).toBe(1);
+  });
+
+  it('intake - a message that does not continue the held version is rewound once, and a second time in a row asks for a resync', async () => {
+    const { intake, stats, saved } = setup();
+    const ahead = delta(3, 4, NEXT.hash, ADD_B, 8);
+    expect((await intake.handle(ahead)).outcome).toBe('rewind');
+    // Not acknowledged: it comes again after the replay, in order this time or not at all.
+    expect(ahead.acks).toBe(0);
+    expect(stats.rewinds).toBe(1);
+
+    const again = delta(3, 4, NEXT.hash, ADD_B, 8);
+    expect((await intake.handle(again)).outcome).toBe('resync');
+    expect(again.acks).toBe(1);
+    expect(stats).toMatchObject({ rewinds: 1, rejected: 1 });
+    expect(intake.state()).toEqual({ view: HELD, streamSeq: 5 });
+    expect(saved).toEqual([]);
+  });
+
+  it('intake - a message that moved the agent on makes the next out-of-order one a rewind again', async () => {
+    const { intake } = setup();
+    expect((await intake.handle(delta(3, 4, NEXT.hash, ADD_B, 8))).outcome).toBe('rewind');
+    expect((await intake.handle(delta(1, 2, NEXT.hash, ADD_B, 6))).outcome).toBe('ok');
+    expect((await intake.handle(delta(5, 6, NEXT.hash, ADD_B, 9))).outcome).toBe('rewind');
+  });
+
+  it('intake - a duplicate chunk is acknowledged and dropped', async () => {
+    const { intake, stats, spool } = setup();
+    const raw = json({ resources: NEXT.resources });
+    const third = Math.ceil(raw.byteLength / 3);
+    const chunk = (index: number, seq: number) => {
+      const meta: EnvelopeMeta = {
+        type: 'snapshot',
+        region: REGION,
+        fromVersion: 0,
+        toVersion: 2,
+        toHash: NEXT.hash,
+        codec: 'identity',
+        chunk: { index, count: 3 },
+        rawSize: raw.byteLength,
+      };
+      return message(meta, raw.subarray((index - 1) * third, index * third), seq, 3 - index);
+    };
+    await spool.open();
+    expect((await intake.handle(chunk(1, 10))).outcome).toBe('ok');
+    const before = spool.progress();
+    expect(before).toMatchObject({ chunks: 1, firstSeq: 10, lastSeq: 10 });
+
+    const redelivered = chunk(1, 10);
+    expect((await intake.handle(redelivered)).outcome).toBe('ok');
+    expect(redelivered.acks).toBe(1);
+    expect(stats.chunksSpooled).toBe(1);
+    expect(spool.progress()).toEqual(before);
+
+    expect((await intake.handle(chunk(2, 11))).outcome).toBe('ok');
+    expect((await intake.handle(chunk(3, 12))).outcome).toBe('ok');
+    expect(stats.chunksSpooled).toBe(3);
+    expect(intake.state()).toEqual({ view: NEXT, streamSeq: 12 });
+    expect(spool.progress()).toBeUndefined();
+    await spool.close();
+  });
+
+  it('intake - a payload whose envelope announces a raw size over maxPayloadBytes is refused before anything is decompressed', async () => {
+    const codec = { decompress: vi.fn(decompress), decompressStream: vi.fn(decompressStream) };
+    const { intake, stats, spool } = setup({ maxPayloadBytes: 1000, codec });
+    // Not even a valid payload: anything that looked at it would fail differently.
+    const garbage = new Uint8Array(64).fill(0xff);
+    const whole = message({ ...deltaMeta(1, 2, NEXT.hash, 1001), codec: 'br' }, garbage, 6);
+    expect((await intake.handle(whole)).outcome).toBe('resync');
+    expect(whole.acks).toBe(1);
+
+    const meta: EnvelopeMeta = {
+      ...deltaMeta(0, 2, NEXT.hash, 1001),
+      type: 'snapshot',
+      codec: 'br',
+      chunk: { index: 1, count: 2 },
+    };
+    const chunk = message(meta, garbage, 7);
+    expect((await intake.handle(chunk)).outcome).toBe('resync');
+    expect(chunk.acks).toBe(1);
+
+    expect(codec.decompress).not.toHaveBeenCalled();
+    expect(codec.decompressStream).not.toHaveBeenCalled();
+    expect(spool.progress()).toBeUndefined();
+    expect(stats.rejected).toBe(2);
+    expect(stats.lastError).toMatch(/over the limit/);
+    expect(intake.state().view).toBe(HELD);
+  });
+
+  it('intake - a delta whose hash does not match is rejected whole and the held view is unchanged', async () => {
+    const { intake, stats, saved, applied } = setup();
+    const wrong = view(2, { [KEY_B]: resource('b', 81) }).hash;
+    const m = delta(1, 2, wrong, ADD_B, 6);
+    expect((await intake.handle(m)).outcome).toBe('resync');
+    expect(m.acks).toBe(1);
+    expect(stats).toMatchObject({ rejected: 1, applied: 0 });
+    expect(stats.lastError).toMatch(/does not match/);
+    expect(intake.state()).toEqual({ view: HELD, streamSeq: 5 });
+    expect(HELD.resources).toEqual({ [KEY_A]: resource('a', 80) });
+    expect(saved).toEqual([]);
+    expect(applied).toEqual([]);
+
+    // Nothing of the refused delta lingers in the verification state: the right one applies.
+    expect((await intake.handle(delta(1, 2, NEXT.hash, ADD_B, 7))).outcome).toBe('ok');
+    expect(intake.state().view).toEqual(NEXT);
+  });
+});

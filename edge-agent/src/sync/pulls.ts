@@ -1,0 +1,228 @@
+/**
+ * Paced pulls: how many bytes the agent may ask the stream for, and when. The token bucket is
+ * charged with what the connection really received (line bytes, estimated), and each pull is
+ * sized by the tokens there are and learns from what came, or did not fit, before.
+ */
+import { deliveryLineBytes, type EnvelopeMeta, type Logger, type RegionView } from '@fedmesh/shared';
+import type { FetchOptions, JsMsg } from '@nats-io/jetstream';
+import {
+  type EffectiveBudget,
+  effectiveBudget,
+  lineBytes,
+  pullBytesFor,
+  type RegionLink,
+  regionLink,
+  tokensToPull,
+} from './line.js';
+import { type Clock, createRateMeter, createTokenBucket, systemClock, type TokenBucket } from './pacer.js';
+import type { SyncCounters } from './types.js';
+
+/** Smallest pull worth a round trip: about one small delta with its headers. */
+export const MIN_PULL_BYTES = 1024;
+
+export interface PullPacerDeps {
+  /** Line bytes received since the previous poll (see `createLineCounter`). */
+  counter: { poll(): number };
+  /** The view the agent holds: its Region's link sets the budget. */
+  view: () => RegionView;
+  /** The Region's link as the hub announced it, until the agent holds its own Region. */
+  hint: () => RegionLink | undefined;
+  /** The agent's `--budget`: lowers the Region's budget, never raises it. */
+  budgetBytesPerSecond?: number;
+  /** Messages per pull when the line is not metered. */
+  batch: number;
+  pullExpiresMs: number;
+  stats: SyncCounters;
+  log: Logger;
+  /** Aborts a wait for the budget (the client stops). */
+  signal: AbortSignal;
+  /** Called when the next pull has to wait for the budget. */
+  onWait?: () => void;
+  clock?: Clock;
+  bucket?: TokenBucket;
+}
+
+export interface PullRequest {
+  options: FetchOptions;
+  /** The `max_bytes` asked for; 0 when the pull is sized in messages. */
+  bytes: number;
+}
+
+/** The line right now, for the client's `line()`. */
+export interface PacerStatus {
+  budget: EffectiveBudget | null;
+  tokens: number | null;
+  receiveRate: number;
+  /** Recent line bytes per message, for the queued-bytes estimate. */
+  averageMessage: number;
+}
+
+export interface PullPacer {
+  /** Waits until the budget allows a pull worth making, and sizes it by the tokens there are. */
+  next(): Promise<PullRequest>;
+  /** A paced pull brought nothing: the next message is bigger than what was asked for. */
+  nothingFitted(asked: number): void;
+  /** A pull brought messages; `last` and `room` are the last one's envelope and pull size. */
+  delivered(last: EnvelopeMeta | undefined, room: number): void;
+  /** Counts a sync message as it arrives and returns the tokens a pull needs to let one like it in. */
+  measure(m: Pick<JsMsg, 'data' | 'subject' | 'headers'> & { reply?: string }): number;
+  /** Charges the bucket and the meter for what the connection received since the last call. */
+  charge(): void;
+  /** The pull ended: tokens it paid for and did not use go back. */
+  settle(): void;
+  /** Applies the budget of the Region the agent holds (or that the hub announced), lowered by the flag. */
+  refreshBudget(): void;
+  /**
+   * True once after the budget shrank: a pull sized under the old budget may still be filling
+   * (it stays open until it expires), so the caller ends it and restarts delivery under the new one.
+   */
+  budgetShrank(): boolean;
+  status(): PacerStatus;
+}
+
+export function createPullPacer(deps: PullPacerDeps): PullPacer {
+  return new Pacer(deps);
+}
+
+class Pacer implements PullPacer {
+  private readonly bucket: TokenBucket;
+  private readonly meter;
+  /** Tokens needed to pull the largest sync message seen: the bucket always holds at least that many. */
+  private largestMessage = 0;
+  private averageMessage = 0;
+  /** Bytes the next pull must be able to take, learnt from what came (or did not fit) before. */
+  private minPull = MIN_PULL_BYTES;
+  private oversizePull = false;
+  private shrank = false;
+  /**
+   * Tokens paid up front for the pull in flight. Paying when asking, not when the bytes arrive,
+   * keeps the refill that happens while a pull crosses a slow line from overflowing the bucket.
+   */
+  private reserved = 0;
+
+  constructor(private readonly deps: PullPacerDeps) {
+    const clock = deps.clock ?? systemClock;
+    this.bucket = deps.bucket ?? createTokenBucket(undefined, clock);
+    this.meter = createRateMeter(5_000, 10, clock);
+  }
+
+  async next(): Promise<PullRequest> {
+    const expires = this.deps.pullExpiresMs;
+    this.charge();
+    this.refreshBudget();
+    const budget = this.bucket.budget();
+    if (!budget) return { options: { max_messages: this.deps.batch, expires }, bytes: 0 };
+    const want = this.oversizePull ? budget.burstBytes : this.minPull;
+    // About to wait for the budget: time enough to serve what is verified.
+    if (this.bucket.available() < want) this.deps.onWait?.();
+    this.deps.stats.pacedWaitMs += await this.bucket.waitFor(want, this.deps.signal);
+    this.charge();
+    if (this.oversizePull) {
+      // A message larger than the whole bucket: take it alone on a full bucket and pay off the
+      // debt before the next pull. The bucket grows to fit it once it is seen.
+      return { options: { max_messages: 1, expires }, bytes: 0 };
+    }
+    const tokens = Math.max(0, this.bucket.available());
+    const bytes = Math.max(1, pullBytesFor(tokens));
+    this.reserved = tokens;
+    this.bucket.take(tokens);
+    return { options: { max_bytes: bytes, expires }, bytes };
+  }
+
+  nothingFitted(asked: number): void {
+    // Ask for more next time, up to a full bucket.
+    const burst = this.bucket.budget()?.burstBytes ?? 0;
+    if (asked >= pullBytesFor(burst)) this.oversizePull = true;
+    else this.minPull = Math.min(burst, Math.max(asked * 2, this.minPull * 2));
+  }
+
+  delivered(last: EnvelopeMeta | undefined, room: number): void {
+    this.oversizePull = false;
+    // Wait for room for a message like the last one before pulling again: the chunks of a
+    // payload are all the same size but the last, and a backlog of deltas tends to be
+    // uniform. After the last chunk of a payload, anything may come.
+    this.minPull =
+      last && last.chunk.index === last.chunk.count && last.chunk.count > 1
+        ? MIN_PULL_BYTES
+        : Math.max(MIN_PULL_BYTES, room);
+  }
+
+  measure(m: Pick<JsMsg, 'data' | 'subject' | 'headers'> & { reply?: string }): number {
+    const headers = headerBytes(m);
+    const body = m.data.byteLength + headers;
+    const reply = m.reply ?? '';
+    const cost = lineBytes(body, 1, deliveryLineBytes(m.subject, reply, headers, body));
+    // What it takes to pull a message this size again: the next chunk of a payload is as big.
+    const room = tokensToPull(body + m.subject.length + reply.length);
+    this.deps.stats.messagesReceived++;
+    this.deps.stats.bytesReceived += body;
+    this.largestMessage = Math.max(this.largestMessage, room);
+    this.averageMessage = this.averageMessage === 0 ? cost : this.averageMessage * 0.9 + cost * 0.1;
+    return room;
+  }
+
+  /** What the pull in flight paid for already is taken from its reservation. */
+  charge(): void {
+    const bytes = this.deps.counter.poll();
+    if (bytes === 0) return;
+    const covered = Math.min(bytes, this.reserved);
+    this.reserved -= covered;
+    this.bucket.take(bytes - covered);
+    this.meter.add(bytes);
+    this.deps.stats.lineBytesReceived += bytes;
+  }
+
+  settle(): void {
+    this.charge();
+    if (this.reserved > 0) this.bucket.refund(this.reserved);
+    this.reserved = 0;
+  }
+
+  refreshBudget(): void {
+    const own = regionLink(this.deps.view());
+    const next = effectiveBudget({
+      link: own ?? this.deps.hint(),
+      linkSource: own ? 'region' : 'hub',
+      flagBytesPerSecond: this.deps.budgetBytesPerSecond,
+      largestMessage: this.largestMessage,
+    });
+    const was = this.bucket.budget() as EffectiveBudget | undefined;
+    if (
+      was?.bytesPerSecond === next?.bytesPerSecond &&
+      was?.burstBytes === next?.burstBytes &&
+      was?.source === next?.source
+    )
+      return;
+    if (was && (!next || next.bytesPerSecond < was.bytesPerSecond || next.burstBytes < was.burstBytes)) {
+      this.shrank = true;
+    }
+    this.bucket.setBudget(next);
+    this.deps.log.info(
+      next ? { bytesPerSecond: next.bytesPerSecond, burstBytes: next.burstBytes, source: next.source } : {},
+      next ? 'line budget in force' : 'line not metered',
+    );
+  }
+
+  budgetShrank(): boolean {
+    const shrank = this.shrank;
+    this.shrank = false;
+    return shrank;
+  }
+
+  status(): PacerStatus {
+    const budget = (this.bucket.budget() as EffectiveBudget | undefined) ?? null;
+    return {
+      budget,
+      tokens: budget ? Math.floor(this.bucket.available()) : null,
+      receiveRate: this.meter.rate(),
+      averageMessage: this.averageMessage,
+    };
+  }
+}
+
+function headerBytes(m: Pick<JsMsg, 'headers'>): number {
+  if (!m.headers) return 0;
+  let n = 'NATS/1.0\r\n\r\n'.length;
+  for (const [k, v] of m.headers) n += Buffer.byteLength(`${k}: ${v.join(',')}\r\n`);
+  return n;
+}

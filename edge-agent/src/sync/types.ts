@@ -1,0 +1,94 @@
+/**
+ * The sync client's public shapes, apart from the modules that implement it (consumer position,
+ * pacing, intake, run loop), so that those import them without importing each other in a circle.
+ */
+import type { Logger, RegionView } from '@fedmesh/shared';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { AgentState, StateStore } from '../state/file-store.js';
+import type { EffectiveBudget } from './line.js';
+import type { Clock } from './pacer.js';
+
+export interface SyncCounters {
+  messagesReceived: number;
+  /** Bytes of sync messages received (payload and headers). */
+  bytesReceived: number;
+  /** Everything the downlink carried for this agent, estimated: sync messages, protocol, TCP/IP. */
+  lineBytesReceived: number;
+  applied: number;
+  rejected: number;
+  resyncs: number;
+  /** Replays from the agent's own position after out-of-order delivery (not an error). */
+  rewinds: number;
+  /** Chunks written to the spool, and chunked transfers picked up where a previous attempt stopped. */
+  chunksSpooled: number;
+  resumes: number;
+  /** Compressed and uncompressed bytes of the payloads decoded: their ratio is the compression ratio. */
+  payloadBytes: number;
+  rawBytes: number;
+  /** Time spent waiting for the budget to allow the next pull. */
+  pacedWaitMs: number;
+  lastError?: string;
+}
+
+/** How the downlink is doing right now: what `/status`, `/metrics` and the status reports show. */
+export interface LineStatus {
+  budget: EffectiveBudget | null;
+  /** Tokens in the bucket (bytes the agent may receive at once now); null when not metered. */
+  tokens: number | null;
+  /** Line bytes per second over the last 5 s, and that rate over the budget. */
+  receiveRate: number;
+  utilization: number | null;
+  /** Stream sequence of the last sync message consumed (applied, skipped or spooled). */
+  streamSeq: number;
+  /** Sync messages still on the stream for this region, as of the last one received. */
+  queuedMessages: number;
+  /** Those messages in line bytes, estimated from the recent average message, and the time the budget needs for them. */
+  queuedBytes: number;
+  drainSeconds: number | null;
+  compressionRatio: number | null;
+  spool: { type: string; toVersion: number; chunks: number; count: number; bytes: number } | null;
+}
+
+export interface SyncClientDeps {
+  region: string;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  store: StateStore;
+  logger: Logger;
+  /**
+   * Called with a verified, persisted view for the proxies: at once, or while catching up on a
+   * backlog, with the newest one at most every couple of seconds.
+   */
+  onView: (view: RegionView) => void;
+  /** Called as soon as a view is verified and persisted, served or not (the hub hears of it). */
+  onApplied?: (view: RegionView) => void;
+  /** Called when a transfer moved on (a chunk spooled, a message consumed); callers throttle. */
+  onProgress?: () => void;
+  /** Where chunked payloads are spooled (inside the state dir). */
+  spoolDir: string;
+  /** The agent's `--budget`: lowers the Region's `link.budget`, never raises it. */
+  budgetBytesPerSecond?: number;
+  /** Codecs the agent accepts, sent with snapshot requests so the snapshot is encoded for them. */
+  acceptedCodecs?: readonly string[];
+  clock?: Clock;
+  options: {
+    /** Largest decoded payload accepted; a bigger one is rejected before it is allocated. */
+    maxPayloadBytes: number;
+    /** Messages per pull when the line is not metered. */
+    batch: number;
+    /** How long one pull waits for messages. */
+    pullExpiresMs: number;
+    /** A backlog longer than this many messages is skipped with a fresh snapshot. */
+    maxReplayMessages: number;
+  };
+}
+
+export interface SyncClient {
+  start(initial: AgentState): Promise<void>;
+  stop(): Promise<void>;
+  state(): AgentState;
+  counters(): Readonly<SyncCounters>;
+  line(): LineStatus;
+}
