@@ -43,7 +43,7 @@ function freePort() {
   });
 }
 
-function start(name, cmd, args) {
+function start(name, cmd, args, { onEarlyExit } = {}) {
   const log = join(work, `${name}.log`);
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
   const chunks = [];
@@ -55,6 +55,11 @@ function start(name, cmd, args) {
   child.stderr.on('data', keep);
   child.on('exit', (code, signal) => {
     writeFileSync(log, Buffer.concat(chunks));
+    const i = children.findIndex((c) => c.child === child);
+    if (!stopping && onEarlyExit?.(Buffer.concat(chunks).toString())) {
+      children.splice(i, 1);
+      return;
+    }
     if (!stopping) {
       console.error(
         `\n${name} exited unexpectedly (code ${code}, signal ${signal}); its output is in ${log}`,
@@ -64,6 +69,35 @@ function start(name, cmd, args) {
   });
   children.push({ name, child });
   return child;
+}
+
+/**
+ * Starts a process that listens on ports the demo picked. A free port can be taken by someone
+ * else between the pick and the bind (a busy machine opens connections all the time); when the
+ * process then exits with EADDRINUSE before it answers, it is started again on new ports.
+ */
+async function startListening(name, cmd, portCount, argsFor, readyUrlFor, what) {
+  for (let attempt = 1; ; attempt++) {
+    const ports = [];
+    for (let i = 0; i < portCount; i++) ports.push(await freePort());
+    let clash = false;
+    let ready = false;
+    const child = start(name, cmd, argsFor(ports), {
+      onEarlyExit: (out) => (clash = attempt < 3 && /EADDRINUSE/.test(out) && !ready),
+    });
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && !clash && child.exitCode === null) {
+      try {
+        if ((await fetch(readyUrlFor(ports))).ok) {
+          ready = true;
+          return ports;
+        }
+      } catch {}
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!clash) throw new Error(`${what} did not come up at ${readyUrlFor(ports)}`);
+    console.error(`${name}: a port it was given was taken meanwhile; starting it again on others`);
+  }
 }
 
 async function waitHttp(url, what, timeoutMs = 30_000) {
@@ -117,7 +151,9 @@ async function shutdown(code = 0) {
       });
     });
   }
-  rmSync(work, { recursive: true, force: true });
+  // After a failure the logs it pointed to stay for reading.
+  if (code === 0) rmSync(work, { recursive: true, force: true });
+  else console.log(`logs kept in ${work}`);
   console.log('stopped every process the demo started.');
   process.exit(code);
 }
@@ -136,43 +172,38 @@ async function main() {
   start('nats-server', natsBin, ['-c', natsConf]);
   const natsUrl = `nats://127.0.0.1:${natsPort}`;
 
-  const hubPort = await freePort();
+  const [hubPort] = await startListening(
+    'hub',
+    process.execPath,
+    1,
+    ([port]) => [
+      join(ROOT, 'hub/bin/fedmesh-hub.mjs'),
+      ...['--nats', natsUrl, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'],
+    ],
+    ([port]) => `http://127.0.0.1:${port}/healthz`,
+    'the hub',
+  );
   const hubUrl = `http://127.0.0.1:${hubPort}`;
-  start('hub', process.execPath, [
-    join(ROOT, 'hub/bin/fedmesh-hub.mjs'),
-    '--nats',
-    natsUrl,
-    '--listen',
-    `127.0.0.1:${hubPort}`,
-    '--log-level',
-    'warn',
-  ]);
-  await waitHttp(`${hubUrl}/healthz`, 'the hub');
   const applied = await applyExamples(hubUrl);
 
   const agents = [];
-  for (const region of REGIONS) {
-    const xdsPort = await freePort();
-    const statusPort = await freePort();
-    start(`agent-${region}`, process.execPath, [
-      join(ROOT, 'edge-agent/bin/fedmesh-agent.mjs'),
-      '--region',
-      region,
-      '--nats',
-      natsUrl,
-      '--state-dir',
-      join(work, 'agents', region),
-      '--xds-listen',
-      `127.0.0.1:${xdsPort}`,
-      '--status-listen',
-      `127.0.0.1:${statusPort}`,
-      '--heartbeat',
-      '2s',
-      '--log-level',
-      'warn',
-    ]);
-    agents.push({ region, xdsPort, statusUrl: `http://127.0.0.1:${statusPort}` });
-  }
+  const started = REGIONS.map(async (region) => {
+    const [xdsPort, statusPort] = await startListening(
+      `agent-${region}`,
+      process.execPath,
+      2,
+      ([xds, status]) => [
+        join(ROOT, 'edge-agent/bin/fedmesh-agent.mjs'),
+        ...['--region', region, '--nats', natsUrl, '--state-dir', join(work, 'agents', region)],
+        ...['--xds-listen', `127.0.0.1:${xds}`, '--status-listen', `127.0.0.1:${status}`],
+        ...['--heartbeat', '2s', '--log-level', 'warn'],
+      ],
+      ([, status]) => `http://127.0.0.1:${status}/status`,
+      `agent ${region}`,
+    );
+    return { region, xdsPort, statusUrl: `http://127.0.0.1:${statusPort}` };
+  });
+  agents.push(...(await Promise.all(started)));
 
   const rows = [];
   for (const a of agents) {

@@ -197,6 +197,7 @@ export async function spawnAgent(
   stateDir: string,
   extra: string[] = [],
   ports: { xds?: number; status?: number } = {},
+  attempt = 1,
 ): Promise<AgentProcess> {
   const statusPort = ports.status ?? (await freePort());
   const xdsPort = ports.xds ?? (await freePort());
@@ -226,10 +227,27 @@ export async function spawnAgent(
   });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const statusUrl = `http://127.0.0.1:${statusPort}`;
-  await waitFor(async () => (await fetch(`${statusUrl}/status`)).ok, {
-    what: `agent ${region} to listen`,
-    timeoutMs: 20_000,
-  });
+  try {
+    await Promise.race([
+      waitFor(async () => (await fetch(`${statusUrl}/status`)).ok, {
+        what: `agent ${region} to listen on ${statusUrl}`,
+        timeoutMs: 60_000,
+      }),
+      // Exited while starting: say so now rather than at the deadline.
+      exited.then((code) => {
+        throw new Error(`agent ${region} exited with code ${code} while starting`);
+      }),
+    ]);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    // A port picked free can be taken by another process before the agent binds it (a busy
+    // machine opens connections all the time): pick others, unless the caller pinned them.
+    const pinned = ports.status !== undefined || ports.xds !== undefined;
+    if (!pinned && attempt < 3 && /EADDRINUSE/.test(out)) {
+      return spawnAgent(natsUrl, region, stateDir, extra, ports, attempt + 1);
+    }
+    throw new Error(`${(err as Error).message}\n${out.slice(-4000)}`);
+  }
   return {
     region,
     statusUrl,
