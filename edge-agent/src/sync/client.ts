@@ -13,7 +13,13 @@ import { type ConsumerPosition, createConsumerPosition } from './position.js';
 import { createPullPacer, type PullPacer } from './pulls.js';
 import { createServeThrottle, type ServeThrottle } from './serve.js';
 import { type ChunkSpool, createChunkSpool } from './spool.js';
-import type { LineStatus, SyncClient, SyncClientDeps, SyncCounters } from './types.js';
+import {
+  type LineStatus,
+  type SyncClient,
+  type SyncClientDeps,
+  type SyncCounters,
+  zeroCounters,
+} from './types.js';
 
 export type { LineStatus, SyncClient, SyncClientDeps, SyncCounters } from './types.js';
 
@@ -22,20 +28,7 @@ export function createSyncClient(deps: SyncClientDeps): SyncClient {
 }
 
 class Client implements SyncClient {
-  private readonly stats: SyncCounters = {
-    messagesReceived: 0,
-    bytesReceived: 0,
-    lineBytesReceived: 0,
-    applied: 0,
-    rejected: 0,
-    resyncs: 0,
-    rewinds: 0,
-    chunksSpooled: 0,
-    resumes: 0,
-    payloadBytes: 0,
-    rawBytes: 0,
-    pacedWaitMs: 0,
-  };
+  private readonly stats: SyncCounters = zeroCounters();
   private stopped = false;
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;

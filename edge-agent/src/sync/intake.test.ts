@@ -16,7 +16,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AgentState, StateStore } from '../state/file-store.js';
 import { createIntake, type IntakeDeps, type SyncMessage } from './intake.js';
 import { createChunkSpool } from './spool.js';
-import type { SyncCounters } from './types.js';
+import { zeroCounters } from './types.js';
 
 const REGION = 'eu-west';
 const KEY_A = 'Service/default/a';
@@ -70,23 +70,6 @@ function delta(from: number, to: number, hash: string, ops: Operation[], seq: nu
   return message(deltaMeta(from, to, hash, payload.byteLength), payload, seq);
 }
 
-function counters(): SyncCounters {
-  return {
-    messagesReceived: 0,
-    bytesReceived: 0,
-    lineBytesReceived: 0,
-    applied: 0,
-    rejected: 0,
-    resyncs: 0,
-    rewinds: 0,
-    chunksSpooled: 0,
-    resumes: 0,
-    payloadBytes: 0,
-    rawBytes: 0,
-    pacedWaitMs: 0,
-  };
-}
-
 describe('message intake', () => {
   let dir: string;
   beforeEach(async () => {
@@ -104,7 +87,7 @@ describe('message intake', () => {
       record: async (s) => void saved.push(s),
     };
     const applied: RegionView[] = [];
-    const stats = counters();
+    const stats = zeroCounters();
     const spool = createChunkSpool(join(dir, 'spool'));
     const intake = createIntake({
       region: REGION,

@@ -1,19 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Clock, createRateMeter, createTokenBucket } from './pacer.js';
-
-/** A clock that only moves when a sleeper asks it to: waits cost no wall time. */
-function fakeClock(): Clock & { advance(ms: number): void } {
-  let now = 0;
-  return {
-    now: () => now,
-    advance(ms) {
-      now += ms;
-    },
-    async sleep(ms, signal) {
-      if (!signal?.aborted) now += ms;
-    },
-  };
-}
+import { createRateMeter, createTokenBucket } from './pacer.js';
+import { fakeClock } from './testing.js';
 
 describe('token bucket', () => {
   it('pacer - a new bucket is full and refills at the budget up to the burst', () => {

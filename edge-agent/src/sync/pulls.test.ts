@@ -1,40 +1,10 @@
 import { type EnvelopeMeta, emptyView, silentLogger } from '@fedmesh/shared';
 import { describe, expect, it } from 'vitest';
 import { pullBytesFor, type RegionLink, TRANSPORT_OVERHEAD } from './line.js';
-import { type Clock, createTokenBucket, type TokenBucket } from './pacer.js';
+import { createTokenBucket, type TokenBucket } from './pacer.js';
 import { createPullPacer, MIN_PULL_BYTES } from './pulls.js';
-import type { SyncCounters } from './types.js';
-
-/** A clock that only moves when a sleeper asks it to: waits cost no wall time. */
-function fakeClock(): Clock & { advance(ms: number): void } {
-  let now = 0;
-  return {
-    now: () => now,
-    advance(ms) {
-      now += ms;
-    },
-    async sleep(ms, signal) {
-      if (!signal?.aborted) now += ms;
-    },
-  };
-}
-
-function counters(): SyncCounters {
-  return {
-    messagesReceived: 0,
-    bytesReceived: 0,
-    lineBytesReceived: 0,
-    applied: 0,
-    rejected: 0,
-    resyncs: 0,
-    rewinds: 0,
-    chunksSpooled: 0,
-    resumes: 0,
-    payloadBytes: 0,
-    rawBytes: 0,
-    pacedWaitMs: 0,
-  };
-}
+import { fakeClock } from './testing.js';
+import { zeroCounters } from './types.js';
 
 /** A pacer on a fake clock whose link the test sets, and whose connection receives what the test says. */
 function setup(link: RegionLink | undefined) {
@@ -62,7 +32,7 @@ function setup(link: RegionLink | undefined) {
     hint: () => state.link,
     batch: 16,
     pullExpiresMs: 120_000,
-    stats: counters(),
+    stats: zeroCounters(),
     log: silentLogger(),
     signal: new AbortController().signal,
     onWait: () => {

@@ -1,20 +1,7 @@
 import { emptyView, type RegionView } from '@fedmesh/shared';
 import { describe, expect, it } from 'vitest';
-import type { Clock } from './pacer.js';
 import { CATCH_UP_SERVE_MS, createServeThrottle } from './serve.js';
-
-function fakeClock(): Clock & { advance(ms: number): void } {
-  let now = 0;
-  return {
-    now: () => now,
-    advance(ms) {
-      now += ms;
-    },
-    async sleep(ms, signal) {
-      if (!signal?.aborted) now += ms;
-    },
-  };
-}
+import { fakeClock } from './testing.js';
 
 const at = (version: number): RegionView => ({ ...emptyView('eu-west'), version });
 

@@ -31,6 +31,24 @@ export interface SyncCounters {
   lastError?: string;
 }
 
+/** Every counter at zero: where a client (or a test) starts. */
+export function zeroCounters(): SyncCounters {
+  return {
+    messagesReceived: 0,
+    bytesReceived: 0,
+    lineBytesReceived: 0,
+    applied: 0,
+    rejected: 0,
+    resyncs: 0,
+    rewinds: 0,
+    chunksSpooled: 0,
+    resumes: 0,
+    payloadBytes: 0,
+    rawBytes: 0,
+    pacedWaitMs: 0,
+  };
+}
+
 /** How the downlink is doing right now: what `/status`, `/metrics` and the status reports show. */
 export interface LineStatus {
   budget: EffectiveBudget | null;
