@@ -71,6 +71,13 @@ export interface LiveResult {
   timeouts: number;
   regionsPerChange: Summary;
   bytesPerRegionPerChange: { agent: number; connz: number | null; predicted: number };
+  /**
+   * Per (region, change that altered the region's view), from the agents' counters: line bytes,
+   * payload bytes, the rest (framing: envelope, headers, HMSG line and ack subject), and sync
+   * messages. A message that carries several changes (the debounce merged them) amortizes its
+   * framing over them.
+   */
+  perRegionChange: { lineBytes: number; payloadBytes: number; framingBytes: number; messages: number };
   /** Agent-counted bytes over model-predicted bytes, all regions: how well model mode predicts the line. */
   measuredOverModel: number;
   regions: LiveRegionFigures[];
@@ -261,6 +268,15 @@ export async function runLive(cfg: LiveConfig, log: (line: string) => void): Pro
     const totalPredicted = sum(regions.map((x) => x.predictedWireBytes));
     const connzKnown = regions.every((x) => x.connzOutBytes !== null);
     const denom = cfg.changes * regions.length;
+    const regionChanges = Math.max(1, sum(regions.map((x) => x.changesReceived)));
+    const churn = (field: 'lineBytesReceived' | 'payloadBytes' | 'messagesReceived') =>
+      sum(w.regionNames.map((r) => finalStatus.get(r)!.sync[field] - initialStatus.get(r)!.sync[field]));
+    const perRegionChange = {
+      lineBytes: churn('lineBytesReceived') / regionChanges,
+      payloadBytes: churn('payloadBytes') / regionChanges,
+      framingBytes: (churn('lineBytesReceived') - churn('payloadBytes')) / regionChanges,
+      messages: churn('messagesReceived') / regionChanges,
+    };
     const reportedByAgent = [...finalStatus.values()].some((s) => mentionsBudget(s));
     return {
       config: {
@@ -288,6 +304,7 @@ export async function runLive(cfg: LiveConfig, log: (line: string) => void): Pro
         connz: connzKnown ? sum(regions.map((x) => x.connzOutBytes!)) / denom : null,
         predicted: totalPredicted / denom,
       },
+      perRegionChange,
       measuredOverModel: totalAgent / totalPredicted,
       regions,
       hubViewsMatch,
@@ -506,7 +523,12 @@ function verdict(probe: LiveResult['pacing']['probe'], reported: boolean): strin
 
 interface AgentStatusJson {
   hash: string;
-  sync: { bytesReceived: number } & Record<string, unknown>;
+  sync: {
+    bytesReceived: number;
+    lineBytesReceived: number;
+    payloadBytes: number;
+    messagesReceived: number;
+  } & Record<string, unknown>;
   [k: string]: unknown;
 }
 

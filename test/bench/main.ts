@@ -494,6 +494,11 @@ function printLive(l: LiveResult): void {
     `bytes per region per change: agent ${fmtBytes(b.agent)}, connz ${b.connz === null ? '—' : fmtBytes(b.connz)}, model ${fmtBytes(b.predicted)} ` +
       `(measured/model ${round(l.measuredOverModel, 3)}); envelope = max bytes/(burst + budget·t) over any window, <= 1 is inside the budget`,
   );
+  const c = l.perRegionChange;
+  console.log(
+    `per region-change (a change that altered the region's view): ${fmtBytes(c.lineBytes)} on the line, ` +
+      `${fmtBytes(c.payloadBytes)} payload, ${fmtBytes(c.framingBytes)} framing, ${round(c.messages, 2)} messages`,
+  );
   const p = l.pacing.probe;
   if (p) {
     console.log(

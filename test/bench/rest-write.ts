@@ -5,11 +5,19 @@
  * equal quiet spell subtracted.
  *
  *   npx tsx test/bench/rest-write.ts [--sizes 1000,50000] [--writes 300] [--regions 50]
+ *       [--rates 250,500,1000,2000 --seconds 20]
  *
  * For each mesh size, in a fresh nats-server and hub process: the bulk apply of the whole mesh
  * (POST /v1/apply in 2 MB batches: wall time and hub CPU), then `--writes` single PUTs of the
  * workload's churn (endpoint flaps, scaling, restarts, rollouts), one at a time, and the hub CPU
  * per write. The issue's goal: CPU per write at ~50k ÷ at ~1k resources ≤ 2.
+ *
+ * With `--rates`, at the largest size only: the workload's endpoint changes (flaps, scaling,
+ * restarts) and new services PUT at each target rate for `--seconds`, up to 64 in flight, and from the hub's
+ * `fedmesh_hub_change_publish_seconds` histogram how many of them were on the stream for every
+ * region they reached within max-wait + 1 s (2 s with the default flags). The highest rate
+ * the hub sustains is the highest one at which the REST API kept the pace and all of them did.
+ * Hub RSS (VmRSS, and VmHWM for the peak) is read after the bulk apply and at the end.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -29,14 +37,42 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '1000,50000' },
     writes: { type: 'string', default: '300' },
     regions: { type: 'string', default: '50' },
+    rates: { type: 'string', default: '' },
+    seconds: { type: 'string', default: '20' },
   },
 });
 const sizes = values.sizes.split(',').map(Number);
 const writes = Number(values.writes);
 const regions = Number(values.regions);
+const rates = values.rates ? values.rates.split(',').map(Number) : [];
+const rateSeconds = Number(values.seconds);
+/** The hub's default --max-wait plus the second the issue allows for the rest. */
+const CONVERGED_WITHIN_S = 2;
 /** Resources per service in the workload's default mix (measured: 34,159 for 10,000 services). */
 const RESOURCES_PER_SERVICE = 3.41;
 const TICK = 100; // USER_HZ
+/** The highest config revision any write to the current hub answered with. */
+let highestRevision = 0;
+
+function memoryMiB(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+/** Count and cumulative buckets of the hub's change → published histogram. */
+async function publishHistogram(url: string): Promise<{ count: number; le: Map<string, number> }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const le = new Map<string, number>();
+  let count = 0;
+  for (const line of text.split('\n')) {
+    const b = /^fedmesh_hub_change_publish_seconds_bucket\{le="([^"]+)"\} (\d+)/.exec(line);
+    if (b) le.set(b[1]!, Number(b[2]));
+    const c = /^fedmesh_hub_change_publish_seconds_count (\d+)/.exec(line);
+    if (c) count = Number(c[1]);
+  }
+  return { count, le };
+}
 
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -75,6 +111,7 @@ for (const target of sizes) {
   const w = createWorkload({ services, regions, seed: 3 });
   const nats = await startNatsServer();
   const hub = await startHub(nats.url);
+  highestRevision = 0; // a fresh store
   const pid = hub.proc.pid!;
   try {
     const c0 = cpuSeconds(pid);
@@ -83,6 +120,11 @@ for (const target of sizes) {
     const applyS = (performance.now() - t0) / 1000;
     await sleep(1_000); // publication of the initial views
     const applyCpuS = cpuSeconds(pid) - c0;
+    const afterApply = memoryMiB(pid);
+    console.log(
+      `${w.initial.length.toLocaleString('en-US')} resources applied: ${applyS.toFixed(1)} s wall, ${applyCpuS.toFixed(1)} s hub CPU, ` +
+        `hub RSS ${afterApply.rss.toFixed(0)} MiB (peak ${afterApply.peak.toFixed(0)})`,
+    );
 
     const changes = Array.from({ length: writes + 20 }, () => w.nextChange().writes)
       .flat()
@@ -118,6 +160,11 @@ for (const target of sizes) {
       perWriteMs,
       idleMs: idleRate * 1000,
     });
+    if (target === sizes.at(-1)) {
+      for (const rate of rates) await sustain(hub.url, pid, w, rate);
+      const end = memoryMiB(pid);
+      console.log(`hub RSS at the end ${end.rss.toFixed(0)} MiB (peak ${end.peak.toFixed(0)})`);
+    }
     console.log(
       `${w.initial.length.toLocaleString('en-US')} resources: bulk apply ${applyS.toFixed(1)} s wall, ${applyCpuS.toFixed(1)} s hub CPU; ` +
         `${n} writes: ${perWriteMs.toFixed(2)} ms hub CPU per write (idle ${(idleRate * 1000).toFixed(1)} ms/s subtracted), ` +
@@ -139,7 +186,85 @@ console.log(
       .join(' ')}`,
 );
 
-async function put(url: string, r: Resource): Promise<void> {
+/** Endpoint changes at `rate` per second for `rateSeconds`, and how fast the hub published them. */
+async function sustain(url: string, pid: number, w: ReturnType<typeof createWorkload>, rate: number) {
+  const total = Math.round(rate * rateSeconds); // writes, roughly one per change
+  // Endpoint changes (flaps, scaling, restarts) and the new services they may be of, whose writes
+  // go one after another; changes overlap. Rollouts and policy edits, which may name a policy
+  // another change in flight creates, are left out.
+  const changes: Resource[][] = [];
+  let endpointChanges = 0;
+  for (let writes = 0; writes < total; ) {
+    const c = w.nextChange();
+    if (c.kind === 'rollout' || c.kind === 'policyEdit') continue;
+    changes.push(c.writes.flatMap((x) => (x.resource ? [x.resource] : [])));
+    writes += changes.at(-1)!.length;
+    if (c.kind === 'endpointFlap' || c.kind === 'scale' || c.kind === 'restart') endpointChanges++;
+  }
+  const writes = changes.reduce((n, c) => n + c.length, 0);
+  const before = await publishHistogram(url);
+  const revisionBefore = highestRevision;
+  const revisions = new Set<number>();
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  let next = 0;
+  let failed = 0;
+  const created = new Map<string, Promise<void>>();
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= changes.length) return;
+      const due = t0 + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      let done!: () => void;
+      const finished = new Promise<void>((r) => (done = r));
+      // An endpoint change of a service that another change is still creating waits for it.
+      const mine = changes[i]!.filter((r) => r.kind === 'Service').map(
+        (r) => `${r.metadata.namespace}/${r.metadata.name}`,
+      );
+      for (const r of changes[i]!) {
+        const service = r.kind === 'ServiceEndpoints' ? `${r.metadata.namespace}/${r.spec.service}` : '';
+        if (service && !mine.includes(service)) await created.get(service);
+      }
+      for (const key of mine) created.set(key, finished);
+      for (const r of changes[i]!) {
+        await put(url, r, revisions).catch((err) => {
+          if (failed++ < 3) console.log(`  a write failed: ${(err as Error).message.slice(0, 200)}`);
+        });
+      }
+      done();
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, worker));
+  const sentS = (performance.now() - t0) / 1000;
+  // A write that changes nothing (a flap back to what the store holds) answers with the
+  // revision the resource already had: the writes that count are the new revisions.
+  const real = [...revisions].filter((r) => r > revisionBefore).length;
+  let after = await publishHistogram(url);
+  const deadline = performance.now() + 60_000;
+  while (after.count - before.count < real && performance.now() < deadline) {
+    await sleep(200);
+    after = await publishHistogram(url);
+  }
+  const cpuS = cpuSeconds(pid) - cpu0;
+  const elapsedS = (performance.now() - t0) / 1000;
+  const published = after.count - before.count;
+  const within =
+    (after.le.get(String(CONVERGED_WITHIN_S)) ?? 0) - (before.le.get(String(CONVERGED_WITHIN_S)) ?? 0);
+  const within1 = (after.le.get('1') ?? 0) - (before.le.get('1') ?? 0);
+  const achieved = changes.length / sentS;
+  const kept = achieved >= rate * 0.95 && failed === 0 && published === real && within === real;
+  console.log(
+    `  sustained ${rate} changes/s (${Math.round((endpointChanges / changes.length) * 100)}% endpoint changes): ` +
+      `${changes.length} changes, ${writes} writes in ${sentS.toFixed(1)} s (${achieved.toFixed(0)} changes/s, ${failed} failed); ` +
+      `${real} changed the store, ${published} published, ${within} within ${CONVERGED_WITHIN_S} s, ${within1} within 1 s; ` +
+      `hub CPU ${((cpuS / elapsedS) * 100).toFixed(0)}% of a core over ${elapsedS.toFixed(1)} s; ${kept ? 'KEPT' : 'NOT kept'}`,
+  );
+  return kept;
+}
+
+async function put(url: string, r: Resource, revisions?: Set<number>): Promise<void> {
   const res = await fetch(url + keyPath(r), {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
@@ -147,4 +272,7 @@ async function put(url: string, r: Resource): Promise<void> {
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`PUT ${keyPath(r)}: ${res.status} ${text.slice(0, 300)}`);
+  const revision = (JSON.parse(text) as { revision?: number }).revision ?? 0;
+  highestRevision = Math.max(highestRevision, revision);
+  revisions?.add(revision);
 }

@@ -28,6 +28,8 @@ export interface HubMetrics {
   syncBytes: Gauge<'region'>;
   syncMessages: Gauge<'region' | 'type'>;
   regionLagVersions: Gauge<'region'>;
+  /** The engine's `onChangesPublished`: from a config change to its last region's publication. */
+  changesPublished(waitedMs: readonly number[]): void;
   /** What was published per region and what of it the region's line has yet to carry. */
   line: LineLedger;
   /** The engine's `onPublished`: feeds the ledger and the publication gauges. */
@@ -136,6 +138,17 @@ export function createHubMetrics(): HubMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    changesPublished: (() => {
+      const h = new Histogram({
+        name: 'fedmesh_hub_change_publish_seconds',
+        help: 'From a config change reaching the hub to its publication for every region it reached',
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10],
+        registers: [registry],
+      });
+      return (waitedMs: readonly number[]) => {
+        for (const ms of waitedMs) h.observe(ms / 1000);
+      };
+    })(),
     storeOps: new Counter({
       name: 'fedmesh_hub_store_operations_total',
       help: 'Config store operations by kind of operation and result',
