@@ -32,6 +32,10 @@ export interface AgentStatus {
     applied: number;
     rejected: number;
     resyncs: number;
+    /** Backlogs not replayed: the hub's catch-up answered with a coalesced delta, a snapshot or "at the head". */
+    catchUps: number;
+    /** Compressed payload bytes of the sync messages applied. */
+    payloadBytes: number;
     /** Estimated bytes the downlink carried: sync messages, protocol, TCP/IP headers. */
     lineBytesReceived: number;
     chunksSpooled: number;
@@ -96,6 +100,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         applied: c?.applied ?? 0,
         rejected: c?.rejected ?? 0,
         resyncs: c?.resyncs ?? 0,
+        catchUps: c?.catchUps ?? 0,
+        payloadBytes: c?.payloadBytes ?? 0,
         lineBytesReceived: c?.lineBytesReceived ?? 0,
         chunksSpooled: c?.chunksSpooled ?? 0,
         resumes: c?.resumes ?? 0,
@@ -189,7 +195,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
           // the most nats.js allows) prove liveness meanwhile; at 5 s an idle region paid ~55 B/s
           // in expiries and heartbeats, at 120 s under 5 B/s.
           pullExpiresMs: 120_000,
-          maxReplayMessages: 500,
+          catchUpAfterMessages: 16,
         },
       });
       await sync.start(initial);
@@ -276,6 +282,11 @@ function createAgentMetrics(status: () => AgentStatus): Registry {
     (s) => s.sync.rejected,
   );
   gauge('fedmesh_agent_sync_resyncs_total', 'Snapshots requested from the hub', (s) => s.sync.resyncs);
+  gauge(
+    'fedmesh_agent_sync_catch_ups_total',
+    'Backlogs not replayed: the hub answered with a coalesced delta, a snapshot or at the head',
+    (s) => s.sync.catchUps,
+  );
   return registry;
 }
 

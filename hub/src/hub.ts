@@ -49,6 +49,8 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     publisher: createSyncPublisher(jetstream(nc), jsm),
     logger,
     onPublished: metrics.published,
+    onChangesPublished: metrics.changesPublished,
+    replayBytes: (region, after) => metrics.line.bytesAfter(region, after),
     options: {
       debounceMs: config.debounce,
       maxWaitMs: config.maxWait,

@@ -23,6 +23,9 @@ import {
 
 export type { LineStatus, SyncClient, SyncClientDeps, SyncCounters } from './types.js';
 
+/** How often a backlog that is still there is weighed again against a catch-up. */
+const CATCH_UP_RECHECK_MS = 15_000;
+
 export function createSyncClient(deps: SyncClientDeps): SyncClient {
   return new Client(deps);
 }
@@ -42,6 +45,8 @@ class Client implements SyncClient {
   /** Sync messages still on the stream for this region, as of the last one received. */
   private queued = 0;
   private readonly throttle: ServeThrottle;
+  /** When the run loop last asked whether a backlog has a cheaper way to the head. */
+  private lastCatchUpCheck = 0;
 
   constructor(private readonly deps: SyncClientDeps) {
     const log = deps.logger.child({ component: 'sync' });
@@ -60,7 +65,7 @@ class Client implements SyncClient {
       stats,
       state,
       ...(deps.acceptedCodecs ? { acceptedCodecs: deps.acceptedCodecs } : {}),
-      maxReplayMessages: deps.options.maxReplayMessages,
+      catchUpAfterMessages: deps.options.catchUpAfterMessages,
       onHint: () => this.pacer.refreshBudget(),
       onPending: (messages) => {
         this.queued = messages;
@@ -156,7 +161,8 @@ class Client implements SyncClient {
     while (!this.stopped) {
       try {
         await this.position.ensure();
-        await this.position.skipLongBacklog();
+        await this.position.catchUpIfBehind();
+        this.lastCatchUpCheck = this.clock.now();
         backoff = 250;
         await this.pullUntilReset();
       } catch (err) {
@@ -190,11 +196,18 @@ class Client implements SyncClient {
       let reset: IntakeOutcome = 'ok';
       let last: EnvelopeMeta | undefined;
       let lastRoom = 0;
+      let rejectedSeq: number | undefined;
       try {
         for await (const m of batch) {
           delivered++;
           const room = this.receive(m);
+          if (this.position.isRejected(m.seq)) {
+            // Rejected once already; the catch-up that followed started before it.
+            m.ack();
+            continue;
+          }
           const { outcome, meta } = await this.intake.handle(narrow(m));
+          if (outcome === 'resync') rejectedSeq = m.seq;
           last = meta;
           lastRoom = room;
           if (outcome !== 'ok') {
@@ -222,10 +235,16 @@ class Client implements SyncClient {
       if (reset !== 'ok') {
         await batch.close().catch(() => undefined);
         if (reset === 'rewind') await this.position.rewind();
-        else await this.position.resync();
+        else await this.position.resync(rejectedSeq);
         return;
       }
       if (delivered > 0) this.pacer.delivered(last, lastRoom);
+      // Still far behind after a while of replaying (changes keep coming faster than the line
+      // drains them): ask again whether the head is cheaper to reach another way.
+      if (this.queued > 0 && this.clock.now() - this.lastCatchUpCheck > CATCH_UP_RECHECK_MS) {
+        this.lastCatchUpCheck = this.clock.now();
+        if (await this.position.catchUpIfBehind(this.queued)) return;
+      }
     }
   }
 

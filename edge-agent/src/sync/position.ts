@@ -4,9 +4,12 @@
  */
 import {
   agentDurableName,
+  CatchUpReason,
+  type CatchUpRequest,
   ErrorCode,
   FedmeshError,
   type Logger,
+  parseCatchUpReply,
   resyncSubject,
   SYNC_STREAM,
   syncSubject,
@@ -34,8 +37,8 @@ export interface ConsumerPositionDeps {
   /** What the agent holds and consumed last. */
   state: () => AgentState;
   acceptedCodecs?: readonly string[];
-  /** A backlog longer than this many messages is skipped with a fresh snapshot. */
-  maxReplayMessages: number;
+  /** A backlog longer than this many messages asks the hub for the cheapest way to the head. */
+  catchUpAfterMessages: number;
   /** The hub announced the Region's link (with a snapshot). */
   onHint: () => void;
   /** Sync messages on the stream for this region, as the consumer reports them. */
@@ -58,13 +61,27 @@ export interface ConsumerPosition {
   ensure(): Promise<void>;
   /** The connection broke: the next `ensure` recreates the consumer at the agent's own position. */
   detach(): void;
-  /** Asks for a snapshot instead of replaying a backlog too long to be worth it. */
-  skipLongBacklog(): Promise<void>;
+  /**
+   * With a backlog of more than `catchUpAfterMessages` (the consumer's count, or `pending` when
+   * given), asks the hub whether something cheaper than replaying it reaches the head: a
+   * coalesced delta or a snapshot. True when the consumer was moved to it.
+   */
+  catchUpIfBehind(pending?: number): Promise<boolean>;
   /** Restarts delivery right after the last message this agent consumed. */
   rewind(): Promise<void>;
-  /** Throws away the consumer and starts again at a fresh snapshot. */
-  resync(): Promise<void>;
+  /**
+   * First start, a gap, a bad message (`rejectedSeq`): asks the hub for the cheapest way to the
+   * head other than the chain it could not follow, and moves the consumer there. The rejected
+   * message is never handled again: the agent goes on after it, or skips it if the answer
+   * starts before it.
+   */
+  resync(rejectedSeq?: number): Promise<void>;
+  /** Messages rejected before, to acknowledge and pass over if the stream hands them back. */
+  isRejected(seq: number): boolean;
 }
+
+/** Rejected sequences remembered; the oldest are forgotten first. */
+const MAX_REMEMBERED_REJECTS = 64;
 
 export function createConsumerPosition(deps: ConsumerPositionDeps): ConsumerPosition {
   return new Position(deps);
@@ -73,9 +90,10 @@ export function createConsumerPosition(deps: ConsumerPositionDeps): ConsumerPosi
 class Position implements ConsumerPosition {
   readonly durable: string;
   private attached = false;
-  /** The consumer starts at a snapshot (requested, or being resumed): its length is no reason to skip it. */
-  private atSnapshot = false;
+  /** The version of the snapshot the consumer starts at (requested, or being resumed): its length is no reason to skip it. */
+  private snapshotVersion: number | undefined;
   private link: RegionLink | undefined;
+  private readonly rejected = new Set<number>();
 
   constructor(private readonly deps: ConsumerPositionDeps) {
     this.durable = agentDurableName(deps.region);
@@ -125,63 +143,117 @@ class Position implements ConsumerPosition {
   }
 
   /**
-   * An agent that was away long enough to have a long backlog asks for a snapshot instead of
-   * replaying every delta: one view costs less on the line than a long history of changes. A
-   * consumer that starts at a snapshot is left alone, however many chunks it has.
+   * An agent that was away long enough to have a backlog asks whether something cheaper than
+   * replaying it gets to the head: a long history of changes to the same keys coalesces into one
+   * delta, and one view can cost less than many changes. A consumer that starts at a snapshot is
+   * left alone, however many chunks it has.
    */
-  async skipLongBacklog(): Promise<void> {
-    const info = await this.deps.jsm.consumers.info(SYNC_STREAM, this.durable);
-    this.deps.onPending(info.num_pending);
-    if (!this.atSnapshot && info.num_pending > this.deps.maxReplayMessages) {
-      this.deps.log.info({ pending: info.num_pending }, 'backlog too long to replay; requesting a snapshot');
-      await this.resync();
+  async catchUpIfBehind(pending?: number): Promise<boolean> {
+    let queued = pending;
+    if (queued === undefined) {
+      const info = await this.deps.jsm.consumers.info(SYNC_STREAM, this.durable);
+      queued = info.num_pending;
+      this.deps.onPending(queued);
     }
+    if (this.inSnapshot() || queued <= this.deps.catchUpAfterMessages) return false;
+    this.deps.log.info({ pending: queued }, 'behind; asking the hub for the cheapest catch-up');
+    const moved = await this.catchUp(CatchUpReason.Behind, { pending: queued });
+    if (moved) this.deps.stats.catchUps++;
+    return moved;
+  }
+
+  /** The consumer is in a snapshot not yet applied. */
+  private inSnapshot(): boolean {
+    return this.snapshotVersion !== undefined && this.deps.state().view.version < this.snapshotVersion;
+  }
+
+  isRejected(seq: number): boolean {
+    return this.rejected.has(seq);
   }
 
   async rewind(): Promise<void> {
     const p = this.deps.spool.progress();
-    this.atSnapshot = p?.meta.type === 'snapshot';
+    this.snapshotVersion = p?.meta.type === 'snapshot' ? p.meta.toVersion : undefined;
     if (p) this.deps.stats.resumes++;
     await this.recreateConsumer(this.position() + 1);
   }
 
+  async resync(rejectedSeq?: number): Promise<void> {
+    if (rejectedSeq !== undefined) {
+      this.rejected.add(rejectedSeq);
+      if (this.rejected.size > MAX_REMEMBERED_REJECTS) {
+        this.rejected.delete(this.rejected.values().next().value!);
+      }
+    }
+    const held = this.deps.state().view.version > 0;
+    await this.catchUp(held ? CatchUpReason.Rejected : CatchUpReason.Start, {
+      ...(rejectedSeq === undefined ? {} : { after: Math.max(rejectedSeq, this.position()) }),
+    });
+  }
+
   /**
-   * First start, a gap, a bad message. When the hub answers with the very snapshot the spool is
-   * part-way through (the same messages, deduplicated), the transfer goes on from the next chunk.
+   * One catch-up exchange. When the hub answers with the very snapshot the spool is part-way
+   * through (the same messages, deduplicated), the transfer goes on from the next chunk.
    */
-  async resync(): Promise<void> {
+  private async catchUp(reason: CatchUpReason, extra: Partial<CatchUpRequest>): Promise<boolean> {
     const { deps } = this;
-    deps.stats.resyncs++;
-    const reply = await deps.nc.request(
-      resyncSubject(deps.region),
-      JSON.stringify({
-        have: deps.state().view.version,
-        ...(deps.acceptedCodecs ? { codecs: deps.acceptedCodecs } : {}),
-      }),
-      { timeout: 10_000 },
+    const view = deps.state().view;
+    const request: CatchUpRequest = {
+      have: view.version,
+      ...(view.version > 0 ? { hash: view.hash } : {}),
+      after: this.position(),
+      reason,
+      ...(deps.acceptedCodecs ? { codecs: [...deps.acceptedCodecs] } : {}),
+      ...extra,
+    };
+    if (reason !== CatchUpReason.Behind) deps.stats.resyncs++;
+    const reply = parseCatchUpReply(
+      (await deps.nc.request(resyncSubject(deps.region), JSON.stringify(request), { timeout: 10_000 })).data,
     );
-    const body = reply.json<{ seq?: number; hash?: string; link?: RegionLink; error?: string }>();
-    if (!body.seq)
+    if (reply.error || !reply.plan) {
       throw new FedmeshError(
         ErrorCode.Unavailable,
-        `hub cannot send a snapshot: ${body.error ?? 'no sequence'}`,
+        `hub cannot answer a catch-up request: ${reply.error ?? 'no plan'}`,
       );
-    this.link = validLink(body.link);
+    }
+    deps.log.info({ reason, plan: reply.plan, seq: reply.seq, bytes: reply.bytes }, 'catch-up plan');
+    if (reply.plan === 'replay') {
+      if (reason === CatchUpReason.Behind) return false;
+      throw new FedmeshError(
+        ErrorCode.Unavailable,
+        'hub offered a replay of a chain the agent cannot follow',
+      );
+    }
+    if (!reply.seq)
+      throw new FedmeshError(ErrorCode.Unavailable, `hub answered ${reply.plan} without a sequence`);
+    if (reply.plan === 'current') {
+      // Already at the head: whatever is queued (or was rejected) adds nothing.
+      await this.recreateConsumer(Math.max(reply.seq, (request.after ?? 0) + 1));
+      return true;
+    }
+    if (reply.plan === 'delta') {
+      this.snapshotVersion = undefined;
+      await deps.spool.clear();
+      await this.recreateConsumer(reply.seq);
+      return true;
+    }
+    this.link = validLink(reply.link);
     deps.onHint();
-    this.atSnapshot = true;
+    this.snapshotVersion = reply.version ?? Number.MAX_SAFE_INTEGER;
     const p = deps.spool.progress();
-    if (p && p.firstSeq === body.seq && p.meta.toHash === body.hash) {
+    if (p && p.firstSeq === reply.seq && p.meta.toHash === reply.hash) {
       deps.stats.resumes++;
       deps.log.info(
-        { seq: body.seq, chunk: p.chunks, of: p.meta.count },
+        { seq: reply.seq, chunk: p.chunks, of: p.meta.count },
         'snapshot already part-spooled; resuming',
       );
       await this.recreateConsumer(p.lastSeq + 1);
-      return;
+      return true;
     }
     await deps.spool.clear();
-    deps.log.info({ seq: body.seq }, 'snapshot requested');
-    await this.recreateConsumer(body.seq);
+    deps.log.info({ seq: reply.seq }, 'snapshot requested');
+    await this.recreateConsumer(reply.seq);
+    return true;
   }
 
   private async recreateConsumer(startSeq: number): Promise<void> {

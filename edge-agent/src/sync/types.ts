@@ -18,6 +18,8 @@ export interface SyncCounters {
   applied: number;
   rejected: number;
   resyncs: number;
+  /** Backlogs the agent did not replay: the hub answered with a coalesced delta, a snapshot or "at the head". */
+  catchUps: number;
   /** Replays from the agent's own position after out-of-order delivery (not an error). */
   rewinds: number;
   /** Chunks written to the spool, and chunked transfers picked up where a previous attempt stopped. */
@@ -40,6 +42,7 @@ export function zeroCounters(): SyncCounters {
     applied: 0,
     rejected: 0,
     resyncs: 0,
+    catchUps: 0,
     rewinds: 0,
     chunksSpooled: 0,
     resumes: 0,
@@ -98,8 +101,8 @@ export interface SyncClientDeps {
     batch: number;
     /** How long one pull waits for messages. */
     pullExpiresMs: number;
-    /** A backlog longer than this many messages is skipped with a fresh snapshot. */
-    maxReplayMessages: number;
+    /** A backlog longer than this many messages asks the hub for the cheapest catch-up. */
+    catchUpAfterMessages: number;
   };
 }
 

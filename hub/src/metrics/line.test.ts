@@ -36,4 +36,18 @@ describe('line ledger', () => {
     expect(l.queuedBytes('eu-west', 0)).toBe(4_000_000);
     expect(l.queuedBytes('eu-west', 9_999)).toBe(400);
   });
+
+  it('metrics - bytes after a position are known only as far back as the ledger reaches', () => {
+    const l = createLineLedger();
+    expect(l.bytesAfter('eu-west', 0), 'nothing published by this hub').toBeUndefined();
+    l.record('eu-west', pub(10, 10, 1000));
+    l.record('eu-west', pub(11, 20, 10_000));
+    expect(l.bytesAfter('eu-west', 9)).toBe(11_000);
+    expect(l.bytesAfter('eu-west', 15)).toBe(5_000);
+    expect(l.bytesAfter('eu-west', 8), 'published before this hub started').toBeUndefined();
+    l.queuedBytes('eu-west', 10); // the agent reported consuming 10: that entry is gone
+    expect(l.bytesAfter('eu-west', 10)).toBe(10_000);
+    expect(l.bytesAfter('eu-west', 9), 'consumed and forgotten').toBeUndefined();
+    expect(l.queuedBytes('eu-west', 9), 'the line figures are unchanged').toBe(10_000);
+  });
 });

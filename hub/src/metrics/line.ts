@@ -27,6 +27,12 @@ export interface LineLedger {
    * everything recorded when the agent has not said where it is.
    */
   queuedBytes(region: string, position: number | undefined): number;
+  /**
+   * Bytes this hub published for the region after stream sequence `position`, without moving
+   * anything; undefined when the ledger does not reach back that far (the hub started later, or
+   * the entries were consumed), so a catch-up decision does not mistake "unknown" for "little".
+   */
+  bytesAfter(region: string, position: number): number | undefined;
 }
 
 interface Entry {
@@ -39,11 +45,19 @@ interface Entry {
 const MAX_ENTRIES = 4096;
 
 export function createLineLedger(): LineLedger {
-  const regions = new Map<string, { entries: Entry[]; totals: RegionLineTotals }>();
+  const regions = new Map<
+    string,
+    { entries: Entry[]; totals: RegionLineTotals; coveredFrom: number; consumedThrough: number }
+  >();
   const of = (region: string) => {
     let r = regions.get(region);
     if (!r) {
-      r = { entries: [], totals: { bytesSent: 0, payloadBytes: 0, rawBytes: 0 } };
+      r = {
+        entries: [],
+        totals: { bytesSent: 0, payloadBytes: 0, rawBytes: 0 },
+        coveredFrom: 0,
+        consumedThrough: 0,
+      };
       regions.set(region, r);
     }
     return r;
@@ -56,6 +70,7 @@ export function createLineLedger(): LineLedger {
       r.totals.bytesSent += result.bytes;
       r.totals.payloadBytes += payloadBytes;
       r.totals.rawBytes += rawBytes;
+      r.coveredFrom ||= result.firstSeq;
       r.entries.push({ firstSeq: result.firstSeq, lastSeq: result.lastSeq, bytes: result.bytes });
       if (r.entries.length > MAX_ENTRIES) {
         const [a, b] = r.entries.splice(0, 2) as [Entry, Entry];
@@ -68,17 +83,29 @@ export function createLineLedger(): LineLedger {
       if (!r) return 0;
       if (position === undefined) return r.entries.reduce((n, e) => n + e.bytes, 0);
       // What the agent has consumed is gone for good: drop it, so queries stay cheap.
-      while (r.entries.length > 0 && r.entries[0]!.lastSeq <= position) r.entries.shift();
-      let queued = 0;
-      for (const e of r.entries) {
-        if (e.firstSeq > position) queued += e.bytes;
-        else {
-          // Part-way through one publication (a chunked snapshot): its messages are published
-          // back to back, so the part left is proportional to the sequences left.
-          queued += Math.round((e.bytes * (e.lastSeq - position)) / (e.lastSeq - e.firstSeq + 1));
-        }
+      while (r.entries.length > 0 && r.entries[0]!.lastSeq <= position) {
+        r.consumedThrough = Math.max(r.consumedThrough, r.entries.shift()!.lastSeq);
       }
-      return queued;
+      return sumAfter(r.entries, position);
+    },
+    bytesAfter(region, position) {
+      const r = regions.get(region);
+      if (!r || r.coveredFrom === 0 || position < r.coveredFrom - 1 || position < r.consumedThrough) {
+        return undefined;
+      }
+      return sumAfter(r.entries, position);
     },
   };
+}
+
+function sumAfter(entries: readonly Entry[], position: number): number {
+  let queued = 0;
+  for (const e of entries) {
+    if (e.lastSeq <= position) continue;
+    if (e.firstSeq > position) queued += e.bytes;
+    // Part-way through one publication (a chunked snapshot): its messages are published back to
+    // back, so the part left is proportional to the sequences left.
+    else queued += Math.round((e.bytes * (e.lastSeq - position)) / (e.lastSeq - e.firstSeq + 1));
+  }
+  return queued;
 }

@@ -30,6 +30,12 @@ export interface ChainWriter {
   ): Promise<PublishResult | undefined>;
   /** Reads what the region's subject ends with into the state. */
   readHead(region: string, st: RegionState): Promise<void>;
+  /**
+   * Publishes messages that end at the view the head already names (a coalesced catch-up
+   * delta): the chain stays where it is, one message longer. Throws `unavailable` when another
+   * replica moved the head meanwhile.
+   */
+  appendAtHead(region: string, st: RegionState, msgs: OutgoingMessage[]): Promise<PublishResult>;
 }
 
 export interface ChainWriterDeps {
@@ -94,6 +100,28 @@ class Writer implements ChainWriter {
         attempt = step.kind === 'delta' ? ChainAttempt.DeltaRejected : ChainAttempt.SnapshotRejected;
       }
     }
+  }
+
+  async appendAtHead(region: string, st: RegionState, msgs: OutgoingMessage[]): Promise<PublishResult> {
+    const head = st.stats.head;
+    if (!head) throw new FedmeshError(ErrorCode.Unavailable, `the stream of ${region} has no head`);
+    let res: PublishResult;
+    try {
+      res = await this.deps.publisher.publish(region, msgs, head.seq);
+    } catch (err) {
+      if (!isFedmeshError(err, ErrorCode.RevisionMismatch)) throw err;
+      await this.readHead(region, st);
+      throw new FedmeshError(ErrorCode.Unavailable, `the chain of ${region} moved on; ask again`);
+    }
+    // The dedup window may hand back an identical delta published earlier: the head stays.
+    if (!res.duplicate) st.stats.head = { ...head, seq: Math.max(head.seq, res.lastSeq) };
+    st.stats.bytesSent += res.bytes;
+    st.stats.messagesSent += msgs.length;
+    st.stats.deltasSent++;
+    const rawBytes = msgs[0]?.meta.rawSize ?? 0;
+    st.stats.rawBytes += rawBytes;
+    this.deps.onPublished?.(region, 'delta', res, rawBytes, msgs);
+    return res;
   }
 
   async readHead(region: string, st: RegionState): Promise<void> {

@@ -194,4 +194,45 @@ describe('sync engine', () => {
       }
     }
   }, 60_000);
+
+  it('engine - reports each change once, when every region it reached has it, also when a publication failed first', async () => {
+    const logger = createLogger({ name: 'engine-test', level: 'silent' });
+    const store = createMemoryConfigStore();
+    const stream = fakeStream();
+    let failNext = 0;
+    const publisher: SyncPublisher = {
+      head: stream.publisher.head,
+      async publish(region, messages, expectedSeq) {
+        if (failNext > 0) {
+          failNext--;
+          throw new FedmeshError(ErrorCode.Unavailable, 'nats down');
+        }
+        return stream.publisher.publish(region, messages, expectedSeq);
+      },
+    };
+    const waits: number[] = [];
+    const engine = createSyncEngine({
+      store,
+      publisher,
+      logger,
+      onChangesPublished: (w) => waits.push(...w),
+      options: { debounceMs: 5, maxWaitMs: 30, chunkSize: 64 * 1024, retryMs: 40 },
+    });
+    for (const r of sampleMesh()) await store.put(r);
+    await engine.start();
+    expect(waits, 'the initial config is not a change').toEqual([]);
+    for (let i = 0; i < 10; i++) await store.put(endpoints(i));
+    await sleep(150);
+    await engine.flush();
+    expect(waits).toHaveLength(10);
+    failNext = 1;
+    await store.put(endpoints(20));
+    await sleep(20);
+    expect(waits, 'not reported while a region still lacks it').toHaveLength(10);
+    await sleep(200);
+    await engine.flush();
+    await engine.stop();
+    expect(waits).toHaveLength(11);
+    expect(waits.at(-1)!, 'the retry counts in its wait').toBeGreaterThanOrEqual(35);
+  }, 60_000);
 });

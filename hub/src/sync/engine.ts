@@ -1,4 +1,6 @@
 import {
+  type CatchUpReply,
+  type CatchUpRequest,
   ErrorCode,
   FedmeshError,
   isFedmeshError,
@@ -9,9 +11,16 @@ import {
   type ResourceRef,
 } from '@fedmesh/shared';
 import { createIncrementalScoper } from '../scope/index.js';
+import {
+  coalescedDelta,
+  createKeyChangeIndex,
+  decideCatchUp,
+  type KeyChangeIndex,
+  lineBytesOf,
+} from './catch-up.js';
 import { ChainAttempt } from './chain.js';
 import { behindStream, type ChainWriter, type CurrentView, createChainWriter } from './chain-writer.js';
-import type { EncodeOptions } from './encoder.js';
+import { type EncodeOptions, encodeSnapshot } from './encoder.js';
 import { previewRegion } from './preview.js';
 import { newRegionState, type RegionState, recordFailure, stageChanges } from './region-state.js';
 import { createPublishSchedule, type PublishSchedule } from './schedule.js';
@@ -39,9 +48,19 @@ class Engine implements SyncEngine {
   private readonly log: Logger;
   private readonly encoding: Omit<EncodeOptions, 'codec'>;
   private readonly writer: ChainWriter;
+  private readonly replayBytes: NonNullable<SyncEngineDeps['replayBytes']>;
+  private readonly maxReplayMessages: number;
+  /** When each change not yet on the stream arrived from the watch (ms, monotonic). */
+  private arrivals: number[] = [];
+  private readonly onChangesPublished: SyncEngineDeps['onChangesPublished'];
+  /** Which keys changed at which version, per region: what a coalesced catch-up delta needs. */
+  private readonly changes: KeyChangeIndex = createKeyChangeIndex();
 
   constructor(deps: SyncEngineDeps) {
     this.log = deps.logger.child({ component: 'sync' });
+    this.onChangesPublished = deps.onChangesPublished;
+    this.replayBytes = deps.replayBytes ?? (() => undefined);
+    this.maxReplayMessages = deps.options.maxReplayMessages ?? 500;
     const { chunkSize, compressionLevel: level, keyframeEvery = 1000 } = deps.options;
     this.encoding = { chunkSize, ...(level === undefined ? {} : { level }) };
     this.writer = createChainWriter({
@@ -57,6 +76,7 @@ class Engine implements SyncEngine {
       onChange: (key, resource, initial) => {
         this.scoper.apply(key, resource);
         this.dirty = true;
+        if (!initial && this.onChangesPublished) this.arrivals.push(performance.now());
         // The initial config is published by `reconcileWithStream`, against what the stream holds.
         if (!initial) this.schedule.changed();
       },
@@ -137,20 +157,88 @@ class Engine implements SyncEngine {
       await this.publishChanges();
       const st = this.states.get(region);
       if (!st) throw new FedmeshError(ErrorCode.NotFound, `region ${region} is not defined`);
-      // A replica that is behind the stream waits to catch up rather than publish an older view.
-      for (let attempt = 1; ; attempt++) {
-        await this.writer.readHead(region, st);
-        try {
-          const res = await this.writer.advance(region, st, this.current(region), ChainAttempt.Forced);
-          if (!res) throw behindStream(region);
-          return { seq: res.firstSeq, version: st.version, hash: this.scoper.hash(region)! };
-        } catch (err) {
-          if (!isFedmeshError(err, ErrorCode.Unavailable) || !err.details.behind || attempt >= 50) throw err;
-          await new Promise((r) => setTimeout(r, 100));
-          this.dirty = true;
-          await this.publishChanges();
-        }
+      return this.snapshotInQueue(region, st);
+    });
+  }
+
+  /** A snapshot at the head, from inside the queue. */
+  private async snapshotInQueue(
+    region: string,
+    st: RegionState,
+  ): Promise<{ seq: number; version: number; hash: string }> {
+    // A replica that is behind the stream waits to catch up rather than publish an older view.
+    for (let attempt = 1; ; attempt++) {
+      await this.writer.readHead(region, st);
+      try {
+        const res = await this.writer.advance(region, st, this.current(region), ChainAttempt.Forced);
+        if (!res) throw behindStream(region);
+        return { seq: res.firstSeq, version: st.version, hash: this.scoper.hash(region)! };
+      } catch (err) {
+        if (!isFedmeshError(err, ErrorCode.Unavailable) || !err.details.behind || attempt >= 50) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+        this.dirty = true;
+        await this.publishChanges();
       }
+    }
+  }
+
+  catchUp(
+    region: string,
+    req: CatchUpRequest & { reason: NonNullable<CatchUpRequest['reason']> },
+  ): Promise<CatchUpReply> {
+    return this.enqueue(async () => {
+      await this.publishChanges();
+      const st = this.states.get(region);
+      if (!st) throw new FedmeshError(ErrorCode.NotFound, `region ${region} is not defined`);
+      await this.writer.readHead(region, st);
+      const hash = this.scoper.hash(region)!;
+      const head = st.stats.head;
+      const settled = !st.base && head?.version === st.version && head.hash === hash;
+      const at = { version: st.version, hash };
+      if (settled && req.have === st.version && req.hash === hash) {
+        return { plan: 'current', seq: head.seq + 1, ...at };
+      }
+      if (req.have > st.version && req.reason === 'behind') return { plan: 'replay', ...at };
+      const encoding = { ...this.encoding, codec: st.codec };
+      const keys = settled && req.have > 0 ? this.changes.changedSince(region, req.have) : undefined;
+      const delta = keys
+        ? await coalescedDelta(
+            region,
+            req.have,
+            st.version,
+            hash,
+            keys,
+            this.scoper.resources(region)!,
+            encoding,
+          )
+        : undefined;
+      const seq = head?.seq ?? 0;
+      st.snapshotBytes ??= lineBytesOf(
+        await encodeSnapshot(region, st.version, hash, this.scoper.resources(region)!, encoding),
+        seq,
+      );
+      const bytes = {
+        ...(req.after === undefined ? {} : { replay: this.replayBytes(region, req.after) }),
+        ...(delta ? { delta: lineBytesOf(delta, seq) } : {}),
+        snapshot: st.snapshotBytes,
+      };
+      const plan = decideCatchUp({
+        reason: req.reason,
+        atHead: false,
+        replayBytes: bytes.replay,
+        deltaBytes: bytes.delta,
+        snapshotBytes: bytes.snapshot,
+        pending: req.pending,
+        maxReplayMessages: this.maxReplayMessages,
+      });
+      this.log.info({ region, have: req.have, reason: req.reason, plan, bytes }, 'catch-up');
+      if (plan === 'replay') return { plan, ...at, bytes };
+      if (plan === 'delta') {
+        const res = await this.writer.appendAtHead(region, st, delta!);
+        return { plan, seq: res.firstSeq, ...at, bytes };
+      }
+      const snap = await this.snapshotInQueue(region, st);
+      return { plan: 'snapshot', ...snap, bytes };
     });
   }
 
@@ -175,6 +263,7 @@ class Engine implements SyncEngine {
       await this.safely(region, st, () =>
         this.writer.advance(region, st, this.current(region), ChainAttempt.Start),
       );
+      this.changes.reset(region, st.version);
     }
   }
 
@@ -187,21 +276,36 @@ class Engine implements SyncEngine {
     // here, before any await: reading it later labelled a view with a version it did not hold,
     // and a restarted hub then published that version again with another hash.
     const version = this.cache.revision();
+    const arrivals = this.arrivals;
+    this.arrivals = [];
+    let failed = false;
     for (const [region, changes] of changed) {
       let st = this.states.get(region);
       if (!st) {
         st = newRegionState(version);
         this.states.set(region, st);
+        this.changes.reset(region, version);
       }
       stageChanges(st, changes);
     }
     for (const [region, st] of this.states) {
       if (!st.base) continue; // nothing pending
       st.version = version; // the pending view as of everything the flush processed
-      await this.safely(region, st, async () => {
+      const keys = [...st.pending.keys()];
+      const ok = await this.safely(region, st, async () => {
         if (!st.stats.head) await this.writer.readHead(region, st);
-        return this.writer.advance(region, st, this.current(region), ChainAttempt.Pending);
+        return (await this.writer.advance(region, st, this.current(region), ChainAttempt.Pending)) ?? true;
       });
+      if (ok === undefined) failed = true;
+      // On the stream (published, or adopted from another replica) as of `st.version`.
+      else if (!st.base) this.changes.record(region, keys, st.version);
+    }
+    // A change is published when every region it reached has it on the stream; after a failure
+    // its wait goes on into the retry.
+    if (failed) this.arrivals = arrivals.concat(this.arrivals);
+    else if (arrivals.length > 0) {
+      const now = performance.now();
+      this.onChangesPublished?.(arrivals.map((t) => now - t));
     }
   }
 

@@ -14,6 +14,8 @@ export interface RegionState {
   pending: RegionChanges;
   /** The version and hash the pending changes start from (what the stream held when they began). */
   base?: { version: number; hash: string };
+  /** Bytes (payload and headers) of the last snapshot published or sized: a catch-up weighs it. */
+  snapshotBytes?: number;
 }
 
 export function newRegionState(version: number): RegionState {
@@ -70,6 +72,7 @@ export function recordPublished(
   } else {
     stats.snapshotsSent++;
     st.deltasSinceSnapshot = 0;
+    if (!res.duplicate) st.snapshotBytes = res.bytes;
   }
   stats.lastPublishedAt = new Date();
   delete stats.lastError;

@@ -1,4 +1,11 @@
-import type { Logger, RegionView, Resource, ResourceRef } from '@fedmesh/shared';
+import type {
+  CatchUpReply,
+  CatchUpRequest,
+  Logger,
+  RegionView,
+  Resource,
+  ResourceRef,
+} from '@fedmesh/shared';
 import type { Operation } from 'fast-json-patch';
 import type { ConfigStore } from '../store/index.js';
 import type { OutgoingMessage } from './encoder.js';
@@ -21,6 +28,8 @@ export interface SyncEngineOptions {
    * chain an agent may have to replay stays short (a keyframe).
    */
   keyframeEvery?: number;
+  /** When the size of a backlog is not known: longest one a catch-up replays rather than replaces. */
+  maxReplayMessages?: number;
 }
 
 export interface RegionSyncStats {
@@ -59,6 +68,14 @@ export interface SyncEngine {
   ): Promise<{ resource: Resource; revision: number }[]>;
   /** Publishes a full snapshot of the region's view; returns the stream sequence of its first message. */
   publishSnapshot(region: string): Promise<{ seq: number; version: number; hash: string }>;
+  /**
+   * The cheapest way for an agent to reach the head of its region's chain (current, replay, a
+   * coalesced delta or a snapshot), published when it takes a publication.
+   */
+  catchUp(
+    region: string,
+    request: CatchUpRequest & { reason: NonNullable<CatchUpRequest['reason']> },
+  ): Promise<CatchUpReply>;
   /** Publishes pending changes now (tests, shutdown, reads that must be current). */
   flush(): Promise<void>;
   /** Sets the codecs a region accepts (from its agent's status reports). */
@@ -93,4 +110,14 @@ export interface SyncEngineDeps {
     rawBytes: number,
     messages: readonly OutgoingMessage[],
   ) => void;
+  /**
+   * Called when a round of changes is on the stream for every region it reached, with how long
+   * each change waited from its arrival on the config watch (ms): the hub's share of convergence.
+   */
+  onChangesPublished?: (waitedMs: readonly number[]) => void;
+  /**
+   * Bytes published for a region after a stream sequence (the line ledger), for catch-up
+   * decisions; undefined when not known.
+   */
+  replayBytes?: (region: string, after: number) => number | undefined;
 }
