@@ -223,4 +223,23 @@ describe('message intake', () => {
     expect((await intake.handle(delta(1, 2, NEXT.hash, ADD_B, 7))).outcome).toBe('ok');
     expect(intake.state().view).toEqual(NEXT);
   });
+
+  it('intake - a bomb that announces a small payload is stopped at the size it announced, not at the limit', async () => {
+    const { brotliCompressSync } = await import('node:zlib');
+    const codec = { decompress: vi.fn(decompress), decompressStream: vi.fn(decompressStream) };
+    const { intake, stats } = setup({ maxPayloadBytes: 64 << 20, codec });
+    // 32 MiB of zeros in a few hundred bytes, announced as 2 KB.
+    const bomb = brotliCompressSync(Buffer.alloc(32 << 20));
+    const m = message({ ...deltaMeta(1, 2, NEXT.hash, 2000), codec: 'br' }, bomb, 6);
+    expect((await intake.handle(m)).outcome).toBe('resync');
+    expect(m.acks).toBe(1);
+    expect(codec.decompress).toHaveBeenCalledWith('br', expect.anything(), 2000);
+    expect(stats.rejected).toBe(1);
+    expect(intake.state().view).toBe(HELD);
+    // And a payload shorter than announced is no more acceptable than a longer one.
+    const short = json({ ops: ADD_B });
+    const lying = message({ ...deltaMeta(1, 2, NEXT.hash, short.byteLength + 10) }, short, 7);
+    expect((await intake.handle(lying)).outcome).toBe('resync');
+    expect(stats.lastError).toMatch(/not the announced/);
+  });
 });

@@ -113,7 +113,15 @@ class MessageIntake implements Intake {
 
   private async handleWhole(m: SyncMessage, meta: EnvelopeMeta, payload: Uint8Array): Promise<IntakeOutcome> {
     try {
-      const raw = await this.codec.decompress(meta.codec, payload, this.deps.maxPayloadBytes);
+      // Bounded by the size the envelope announces (itself under the limit): a bomb that
+      // announces a small payload is stopped at that size, not at the limit.
+      const raw = await this.codec.decompress(meta.codec, payload, Math.max(1, meta.rawSize));
+      if (raw.byteLength !== meta.rawSize) {
+        throw new FedmeshError(
+          ErrorCode.DecodeFailed,
+          `payload decodes to ${raw.byteLength} bytes, not the announced ${meta.rawSize}`,
+        );
+      }
       return await this.applyDecoded(m, meta, raw, payload.byteLength);
     } catch (err) {
       return this.reject(m, err);
