@@ -10,6 +10,7 @@ import { buildStatusServer } from './status/http.js';
 import { startStatusUplink } from './status/uplink.js';
 import { createSyncClient, type LineStatus, type SyncClient } from './sync/client.js';
 import { registerLineMetrics } from './sync/metrics.js';
+import type { UrgentStatus } from './sync/types.js';
 import { createApplyToPushHistogram, createXdsServer } from './xds/index.js';
 
 export interface RunningAgent {
@@ -43,6 +44,8 @@ export interface AgentStatus {
     resumes: number;
     lastError: string | null;
   };
+  /** The urgent lane: entries served ahead of the chain, and what became of them. */
+  urgent: UrgentStatus;
   /** Budget, utilization, queue and compression of the downlink; null until NATS is reached. */
   line: LineStatus | null;
   xds: { nacks: number; proxies: unknown[] };
@@ -106,6 +109,14 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         chunksSpooled: c?.chunksSpooled ?? 0,
         resumes: c?.resumes ?? 0,
         lastError: c?.lastError ?? null,
+      },
+      urgent: sync?.urgent() ?? {
+        serving: 0,
+        received: 0,
+        confirmed: 0,
+        dropped: 0,
+        expired: 0,
+        rejected: 0,
       },
       line: sync?.line() ?? null,
       xds: { nacks: proxies.reduce((n, p) => n + p.nacks.length, 0), proxies },
@@ -185,6 +196,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         // Transfer progress reaches the hub (queued bytes, time to drain) at most once a second.
         onProgress: throttle(() => uplinkRef.changed(), 1_000),
         spoolDir: join(config.stateDir, 'spool'),
+        urgentDir: config.stateDir,
         acceptedCodecs: config.codecs,
         ...(config.budget === undefined ? {} : { budgetBytesPerSecond: config.budget }),
         options: {

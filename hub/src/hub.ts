@@ -1,4 +1,4 @@
-import { connectNats, type Logger, settleWithin } from '@fedmesh/shared';
+import { connectNats, type Logger, parseByteRate, settleWithin, urgentSubject } from '@fedmesh/shared';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { parse as parseYaml } from 'yaml';
@@ -10,6 +10,7 @@ import { createStatusIntake } from './regions/status.js';
 import { createKvConfigStore } from './store/index.js';
 import { createSyncEngine, createSyncPublisher, ensureSyncStream, type SyncEngine } from './sync/index.js';
 import { serveResyncRequests } from './sync/resync.js';
+import { createUrgentLane } from './sync/urgent.js';
 
 export interface RunningHub {
   /** Base URL of the admin API, e.g. http://127.0.0.1:8080 */
@@ -44,7 +45,27 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     replicas: config.replicas,
   });
   const metrics = createHubMetrics();
+  // The status intake starts after the engine; the lane asks it only once changes flow.
+  let status: ReturnType<typeof createStatusIntake> | undefined;
+  const regionBudget = (region: string) => {
+    const r = engine.resource({ kind: 'Region', namespace: '_', name: region });
+    return r?.kind === 'Region' && r.spec.link ? parseByteRate(r.spec.link.budget) : undefined;
+  };
+  const urgentLane = createUrgentLane({
+    publish: (region, body) => nc.publish(urgentSubject(region), body),
+    budget: (region) => status?.get(region)?.report?.budgetBytesPerSecond ?? regionBudget(region),
+    // Behind: what the agent has not consumed would take more than a second of its budget, or
+    // its line ran near its budget over the last few seconds (a paced agent in token debt).
+    behind: (region) => {
+      const report = status?.get(region)?.report;
+      if (!report) return false;
+      const budget = report.budgetBytesPerSecond ?? regionBudget(region) ?? 64 * 1024;
+      return metrics.line.queuedBytes(region, report.streamSeq) > budget || (report.utilization ?? 0) >= 0.8;
+    },
+    log: logger.child({ component: 'urgent' }),
+  });
   const engine = createSyncEngine({
+    urgentLane,
     store,
     publisher: createSyncPublisher(jetstream(nc), jsm),
     logger,
@@ -68,7 +89,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   })().catch(() => undefined);
   await engine.start();
   started = true;
-  const status = createStatusIntake(nc, logger);
+  status = createStatusIntake(nc, logger);
   status.onReport((r) => engine.setAcceptedCodecs(r.region, r.acceptedCodecs));
   const resync = serveResyncRequests(nc, engine, logger);
 
@@ -103,7 +124,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
         // and the next hub publishes them); do not wait for the reconnect that may never come.
         if (natsUp) await settleWithin(engine.flush(), STOP_STEP_MS);
         resync.unsubscribe();
-        status.close();
+        status?.close();
         await settleWithin(engine.stop(), STOP_STEP_MS);
         await settleWithin(natsUp ? nc.drain() : nc.close(), STOP_STEP_MS);
         if (!nc.isClosed()) await nc.close().catch(() => undefined);

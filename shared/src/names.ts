@@ -8,6 +8,7 @@ export const SYNC_STREAM = 'FEDMESH_SYNC';
 export const SYNC_SUBJECT_PREFIX = 'fedmesh.sync';
 export const STATUS_SUBJECT_PREFIX = 'fedmesh.status';
 export const RESYNC_SUBJECT_PREFIX = 'fedmesh.resync';
+export const URGENT_SUBJECT_PREFIX = 'fedmesh.urgent';
 
 export function syncSubject(region: string): string {
   return `${SYNC_SUBJECT_PREFIX}.${region}`;
@@ -18,6 +19,10 @@ export function statusSubject(region: string): string {
 /** Request/reply subject on which an agent asks the hub for a fresh snapshot. */
 export function resyncSubject(region: string): string {
   return `${RESYNC_SUBJECT_PREFIX}.${region}`;
+}
+/** Core NATS subject of a region's urgent lane (provisional overlays ahead of the chain). */
+export function urgentSubject(region: string): string {
+  return `${URGENT_SUBJECT_PREFIX}.${region}`;
 }
 /** Durable consumer name of a region's agent on the sync stream. */
 export function agentDurableName(region: string): string {

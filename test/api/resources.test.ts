@@ -99,6 +99,19 @@ describe('resources', () => {
     expect((await req('POST', '/v1/resources', service('b'))).status).toBe(409);
   });
 
+  it('api - ?urgent takes true or false, and anything else is a 400 naming it', async () => {
+    expect((await req('PUT', `${path('a')}?urgent=true`, service('a'))).status).toBe(201);
+    expect((await req('PUT', `${path('a')}?urgent=0`, service('a', 81))).status).toBe(200);
+    expect((await req('PUT', path('a'), service('a', 82), { 'fedmesh-urgent': 'true' })).status).toBe(200);
+    const bad = await req('PUT', `${path('a')}?urgent=soon`, service('a', 83));
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues).toEqual([{ path: 'urgent', message: 'must be true or false' }]);
+    const badHeader = await req('DELETE', path('a'), undefined, { 'fedmesh-urgent': 'yes' });
+    expect(badHeader.status).toBe(400);
+    expect(badHeader.body.error.issues[0].path).toBe('Fedmesh-Urgent');
+    expect((await req('GET', path('a'))).body.spec.ports[0].port, 'nothing was written').toBe(82);
+  });
+
   it('api - delete removes, a second delete is 404, a stale If-Match is 412', async () => {
     const created = await req('PUT', path('a'), service('a'));
     await req('PUT', path('a'), service('a', 81));

@@ -272,7 +272,7 @@ async function put(url: string, r: Resource, revisions?: Set<number>): Promise<v
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`PUT ${keyPath(r)}: ${res.status} ${text.slice(0, 300)}`);
-  const revision = (JSON.parse(text) as { revision?: number }).revision ?? 0;
+  const revision = Number(res.headers.get('etag')?.replaceAll('"', '') ?? 0);
   highestRevision = Math.max(highestRevision, revision);
   revisions?.add(revision);
 }

@@ -3,8 +3,16 @@
  * `position.ts` (where the consumer stands), `pulls.ts` (how much to pull, and when),
  * `intake.ts` (what one message means), `serve.ts` (when the proxies get a view).
  */
-import { type EnvelopeMeta, type Logger, type RegionView, SYNC_STREAM } from '@fedmesh/shared';
+import {
+  decodeUrgent,
+  type EnvelopeMeta,
+  type Logger,
+  type RegionView,
+  SYNC_STREAM,
+  urgentSubject,
+} from '@fedmesh/shared';
 import { type ConsumerMessages, JetStreamError, type JsMsg } from '@nats-io/jetstream';
+import type { Subscription } from '@nats-io/transport-node';
 import type { AgentState } from '../state/file-store.js';
 import { createIntake, type Intake, type IntakeOutcome, type SyncMessage } from './intake.js';
 import { createLineCounter } from './line.js';
@@ -18,8 +26,10 @@ import {
   type SyncClient,
   type SyncClientDeps,
   type SyncCounters,
+  type UrgentStatus,
   zeroCounters,
 } from './types.js';
+import { createUrgentOverlay, type UrgentOverlay } from './urgent.js';
 
 export type { LineStatus, SyncClient, SyncClientDeps, SyncCounters } from './types.js';
 
@@ -47,13 +57,21 @@ class Client implements SyncClient {
   private readonly throttle: ServeThrottle;
   /** When the run loop last asked whether a backlog has a cheaper way to the head. */
   private lastCatchUpCheck = 0;
+  private readonly overlay: UrgentOverlay | undefined;
+  private urgentSub: Subscription | undefined;
+  /** Urgent messages are handled one at a time, in the order they arrive. */
+  private urgentQueue: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: SyncClientDeps) {
     const log = deps.logger.child({ component: 'sync' });
     this.log = log;
     this.clock = deps.clock ?? systemClock;
     this.spool = createChunkSpool(deps.spoolDir);
-    this.throttle = createServeThrottle(this.clock, deps.onView);
+    this.overlay = deps.urgentDir === undefined ? undefined : createUrgentOverlay(deps.urgentDir);
+    // Proxies get the verified view with whatever the urgent lane put ahead of it on top.
+    this.throttle = createServeThrottle(this.clock, (view) =>
+      deps.onView(this.overlay ? this.overlay.compose(view) : view),
+    );
     const { stats, spool } = this;
     const state = () => this.intake.state();
     this.position = createConsumerPosition({
@@ -94,6 +112,12 @@ class Client implements SyncClient {
       hint: () => this.position.hint(),
       onApplied: (view, caughtUp) => {
         this.pacer.refreshBudget();
+        // Entries the chain now holds leave the overlay (synchronously; persisted after).
+        this.overlay
+          ?.settle(view)
+          .catch((err) =>
+            this.log.warn({ err: (err as Error).message }, 'cannot persist the urgent overlay'),
+          );
         deps.onApplied?.(view);
         this.serve(view, caughtUp);
       },
@@ -138,9 +162,26 @@ class Client implements SyncClient {
     };
   }
 
+  urgent(): UrgentStatus {
+    const c = this.overlay?.counters() ?? { received: 0, confirmed: 0, dropped: 0, expired: 0 };
+    return { serving: this.overlay?.size() ?? 0, ...c, rejected: this.stats.urgentRejected };
+  }
+
   async start(initial: AgentState): Promise<void> {
     this.intake.hold(initial);
     this.throttle.served();
+    if (this.overlay) {
+      await this.overlay.load();
+      await this.overlay.settle(initial.view);
+      if (this.overlay.size() > 0) this.throttle.serve(initial.view, true);
+      this.urgentSub = this.deps.nc.subscribe(urgentSubject(this.deps.region), {
+        callback: (err, msg) => {
+          if (err) return;
+          const data = msg.data;
+          this.urgentQueue = this.urgentQueue.then(() => this.onUrgent(data));
+        },
+      });
+    }
     await this.position.restore();
     this.pacer.refreshBudget();
     this.loop = this.run();
@@ -148,6 +189,8 @@ class Client implements SyncClient {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.urgentSub?.unsubscribe();
+    await this.urgentQueue;
     this.abort.abort();
     await this.messages?.close().catch(() => undefined);
     await this.loop;
@@ -245,6 +288,24 @@ class Client implements SyncClient {
         this.lastCatchUpCheck = this.clock.now();
         if (await this.position.catchUpIfBehind(this.queued)) return;
       }
+    }
+  }
+
+  /** An urgent message: verified on its own digest, served at once over the held view, persisted. */
+  private async onUrgent(data: Uint8Array): Promise<void> {
+    try {
+      const msg = await decodeUrgent(this.deps.region, data);
+      const held = this.intake.state().view;
+      if (await this.overlay!.accept(msg, held)) {
+        this.log.info(
+          { toVersion: msg.toVersion, keys: Object.keys(msg.entries).length },
+          'urgent change served ahead of the chain',
+        );
+        this.throttle.serve(held, true);
+      }
+    } catch (err) {
+      this.stats.urgentRejected++;
+      this.log.warn({ err: (err as Error).message }, 'urgent message rejected');
     }
   }
 

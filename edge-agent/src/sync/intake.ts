@@ -97,6 +97,9 @@ class MessageIntake implements Intake {
     try {
       // The region is the subject's: the consumer only ever delivers this region's subject.
       ({ meta, payload } = decodeBody(this.deps.region, m.data));
+      if (meta.type === MessageType.Urgent) {
+        throw new FedmeshError(ErrorCode.DecodeFailed, 'an urgent message is not part of the chain');
+      }
       if (meta.rawSize > this.deps.maxPayloadBytes) {
         throw new FedmeshError(ErrorCode.DecodeFailed, `payload of ${meta.rawSize} bytes is over the limit`);
       }

@@ -30,6 +30,8 @@ export interface SyncCounters {
   rawBytes: number;
   /** Time spent waiting for the budget to allow the next pull. */
   pacedWaitMs: number;
+  /** Urgent messages refused (undecodable, digest mismatch). */
+  urgentRejected: number;
   lastError?: string;
 }
 
@@ -49,6 +51,7 @@ export function zeroCounters(): SyncCounters {
     payloadBytes: 0,
     rawBytes: 0,
     pacedWaitMs: 0,
+    urgentRejected: 0,
   };
 }
 
@@ -89,6 +92,11 @@ export interface SyncClientDeps {
   onProgress?: () => void;
   /** Where chunked payloads are spooled (inside the state dir). */
   spoolDir: string;
+  /**
+   * Where the urgent lane's overlay is persisted (the state dir); without it the agent does not
+   * listen on `fedmesh.urgent.<region>`.
+   */
+  urgentDir?: string;
   /** The agent's `--budget`: lowers the Region's `link.budget`, never raises it. */
   budgetBytesPerSecond?: number;
   /** Codecs the agent accepts, sent with snapshot requests so the snapshot is encoded for them. */
@@ -112,4 +120,15 @@ export interface SyncClient {
   state(): AgentState;
   counters(): Readonly<SyncCounters>;
   line(): LineStatus;
+  /** The urgent lane: entries served ahead of the chain now, and what became of earlier ones. */
+  urgent(): UrgentStatus;
+}
+
+export interface UrgentStatus {
+  serving: number;
+  received: number;
+  confirmed: number;
+  dropped: number;
+  expired: number;
+  rejected: number;
 }

@@ -15,7 +15,14 @@ import type { StoredResource } from '../store/index.js';
 import { jsonPatch, readableDiff } from './diff.js';
 import { parseDocument } from './resources.js';
 import type { ApiDeps } from './server.js';
-import { checkReferencesInStore, type Outcome, sameContent, type Writer } from './writes.js';
+import {
+  checkReferencesInStore,
+  type Outcome,
+  sameContent,
+  urgentOption,
+  type WriteOptions,
+  type Writer,
+} from './writes.js';
 
 export const ApplyResult = {
   Created: 'created',
@@ -75,11 +82,12 @@ interface Planned {
 
 export function registerApplyRoute(app: FastifyInstance, deps: ApiDeps, writer: Writer): void {
   // A bundle holds many resources; each document is still held to the per-resource limit.
-  app.post<{ Querystring: { dryRun?: unknown } }>(
+  app.post<{ Querystring: { dryRun?: unknown; urgent?: unknown } }>(
     '/v1/apply',
     { bodyLimit: deps.bodyLimit * 16 },
     async (req, reply) => {
       const dryRun = parseBool(req.query.dryRun, 'dryRun');
+      const opts = urgentOption(req.query, req.headers);
       const docs = documentsOf(req.body);
       const { items, planned } = validate(docs, deps.bodyLimit);
 
@@ -109,7 +117,7 @@ export function registerApplyRoute(app: FastifyInstance, deps: ApiDeps, writer: 
             if (p.item.result !== ApplyResult.Invalid)
               skip(p.item, 'not applied: other documents are invalid');
       } else if (!dryRun) {
-        const outcome = await write(planned, writer, req.principal);
+        const outcome = await write(planned, writer, req.principal, opts);
         status = outcome.status;
         error = outcome.error;
       }
@@ -212,6 +220,7 @@ async function write(
   planned: Planned[],
   writer: Writer,
   actor: Parameters<Writer['write']>[2],
+  opts: WriteOptions,
 ): Promise<{ status: number; error?: ApplyResponse['error'] }> {
   const rank = (p: Planned) => APPLY_ORDER.indexOf(p.resource.kind);
   const ordered = [...planned].sort((a, b) => rank(a) - rank(b) || a.item.index - b.item.index);
@@ -225,6 +234,7 @@ async function write(
         resource,
         pre,
         actor,
+        opts,
       );
       item.result = outcome;
       item.revision = revision;

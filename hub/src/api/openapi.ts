@@ -284,6 +284,13 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
     description: 'Only if the stored revision (ETag) is this one; 412 otherwise.',
     schema: { type: 'string' },
   };
+  const urgent = {
+    name: 'urgent',
+    in: 'query',
+    description:
+      'true: send the change on the urgent lane of every region whose line is behind (also the header Fedmesh-Urgent: true).',
+    schema: { type: 'string', enum: ['true', 'false', '1', '0'] },
+  };
   const etag = { ETag: { description: 'The revision, quoted', schema: { type: 'string' } } };
   const manifestBody = (required = true) => ({
     required,
@@ -411,6 +418,7 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
           security: auth,
           parameters: [
             ifMatch,
+            urgent,
             {
               name: 'If-None-Match',
               in: 'header',
@@ -431,7 +439,7 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
           operationId: 'deleteResource',
           summary: 'Delete a resource',
           security: auth,
-          parameters: [ifMatch],
+          parameters: [ifMatch, urgent],
           responses: {
             '200': jsonResponse('Deleted', ref('Deleted')),
             '404': { $ref: '#/components/responses/NotFound' },
@@ -463,7 +471,10 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
             'written. With dryRun=true nothing is written and each document carries its diff against the store. ' +
             'Read-only tokens may dry-run.',
           security: auth,
-          parameters: [{ name: 'dryRun', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } }],
+          parameters: [
+            { name: 'dryRun', in: 'query', schema: { type: 'string', enum: ['true', 'false'] } },
+            urgent,
+          ],
           requestBody: {
             required: true,
             content: {

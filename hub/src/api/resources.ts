@@ -17,7 +17,7 @@ import {
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ConfigChange, StoredResource } from '../store/index.js';
 import type { ApiDeps } from './server.js';
-import { checkReferencesInStore, describe, Outcome, type Writer } from './writes.js';
+import { checkReferencesInStore, describe, Outcome, urgentOption, type Writer } from './writes.js';
 
 interface RefParams {
   kind: string;
@@ -74,14 +74,15 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writ
       ]);
     }
     const pre = ifNoneMatch === '*' ? { createOnly: true } : ifMatch !== undefined ? { ifMatch } : {};
-    const { outcome, revision } = await writer.write(resource, pre, req.principal);
+    const opts = urgentOption(req.query, req.headers);
+    const { outcome, revision } = await writer.write(resource, pre, req.principal, opts);
     return send(reply, outcome === Outcome.Created ? 201 : 200, { resource, revision });
   });
 
   app.delete<{ Params: RefParams }>('/v1/resources/:kind/:namespace/:name', async (req) => {
     const ref = parseRef(req.params);
     const ifMatch = parseRevisionHeader(req.headers['if-match'], 'If-Match');
-    const revision = await writer.delete(ref, ifMatch, req.principal);
+    const revision = await writer.delete(ref, ifMatch, req.principal, urgentOption(req.query, req.headers));
     return { deleted: ref, revision };
   });
 

@@ -120,7 +120,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     reply.type('application/json').send(openapi);
   });
 
-  const writer = createWriter(deps);
+  const writer = createWriter({ ...deps, onUrgent: (ref) => deps.engine.markUrgent(ref) });
   app.register(async (v1) => {
     registerAuth(v1, deps.auth);
     registerResourceRoutes(v1, deps, writer);

@@ -5,6 +5,7 @@ import {
   ErrorCode,
   FedmeshError,
   type FieldIssue,
+  invalid,
   isFedmeshError,
   type Logger,
   type Resource,
@@ -28,6 +29,11 @@ export interface Precondition {
   createOnly?: boolean;
 }
 
+/** How a write travels: `urgent` sends it on the urgent lane of regions whose line is behind. */
+export interface WriteOptions {
+  urgent?: boolean;
+}
+
 /** The one write path of the API: store, metrics and audit stay consistent whoever writes. */
 export interface Writer {
   get(ref: ResourceRef): Promise<StoredResource | undefined>;
@@ -35,8 +41,14 @@ export interface Writer {
     resource: Resource,
     pre: Precondition,
     actor: Principal,
+    opts?: WriteOptions,
   ): Promise<{ outcome: Outcome; revision: number }>;
-  delete(ref: ResourceRef, ifMatch: number | undefined, actor: Principal): Promise<number>;
+  delete(
+    ref: ResourceRef,
+    ifMatch: number | undefined,
+    actor: Principal,
+    opts?: WriteOptions,
+  ): Promise<number>;
   /** Store operation counted in `fedmesh_hub_store_operations_total`. */
   counted<T>(op: string, fn: () => Promise<T>): Promise<T>;
 }
@@ -46,8 +58,13 @@ export function createWriter(deps: {
   audit: AuditLog;
   metrics: HubMetrics;
   logger: Logger;
+  /** Told before the store write, so the mark is there when the change comes back on the watch. */
+  onUrgent?: (ref: ResourceRef) => void;
 }): Writer {
   const { store, audit, metrics } = deps;
+  const mark = (ref: ResourceRef, opts: WriteOptions | undefined) => {
+    if (opts?.urgent) deps.onUrgent?.(ref);
+  };
   const log = deps.logger.child({ component: 'api' });
 
   const counted = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
@@ -91,8 +108,9 @@ export function createWriter(deps: {
   return {
     get,
     counted,
-    async write(resource, pre, actor) {
+    async write(resource, pre, actor, opts) {
       const ref = refOf(resource);
+      mark(ref, opts);
       if (pre.createOnly) {
         const revision = await counted('create', () => store.create(resource));
         await record(AuditOp.Create, ref, revision, actor);
@@ -123,12 +141,29 @@ export function createWriter(deps: {
       await record(AuditOp.Update, ref, revision, actor);
       return { outcome: Outcome.Updated, revision };
     },
-    async delete(ref, ifMatch, actor) {
+    async delete(ref, ifMatch, actor, opts) {
+      mark(ref, opts);
       const revision = await counted('delete', () => store.delete(ref, ifMatch));
       await record(AuditOp.Delete, ref, revision, actor);
       return revision;
     },
   };
+}
+
+/**
+ * `?urgent=true` (or the header `Fedmesh-Urgent: true`) on a write: its changes go on the urgent
+ * lane. Anything but true/false (or 1/0) is a 400 naming the parameter.
+ */
+export function urgentOption(query: unknown, headers: Record<string, unknown>): WriteOptions {
+  const q = (query as { urgent?: unknown } | undefined)?.urgent;
+  const read = (v: unknown, name: string): boolean | undefined => {
+    if (v === undefined) return undefined;
+    if (v === 'true' || v === '1' || v === '') return true;
+    if (v === 'false' || v === '0') return false;
+    throw invalid([{ path: name, message: 'must be true or false' }]);
+  };
+  const urgent = read(q, 'urgent') ?? read(headers['fedmesh-urgent'], 'Fedmesh-Urgent') ?? false;
+  return urgent ? { urgent } : {};
 }
 
 /** Stored and new compare as canonical JSON, so key order and formatting never count as a change. */

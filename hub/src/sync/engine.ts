@@ -9,6 +9,8 @@ import {
   type RegionView,
   type Resource,
   type ResourceRef,
+  remoteEndpointsKey,
+  viewKey,
 } from '@fedmesh/shared';
 import { createIncrementalScoper } from '../scope/index.js';
 import {
@@ -25,6 +27,7 @@ import { previewRegion } from './preview.js';
 import { newRegionState, type RegionState, recordFailure, stageChanges } from './region-state.js';
 import { createPublishSchedule, type PublishSchedule } from './schedule.js';
 import type { RegionPreview, RegionSyncStats, SyncEngine, SyncEngineDeps } from './types.js';
+import { type UrgentLane, urgentEntries } from './urgent.js';
 import { type ConfigWatchCache, createConfigWatchCache } from './watch-cache.js';
 
 export function createSyncEngine(deps: SyncEngineDeps): SyncEngine {
@@ -49,6 +52,9 @@ class Engine implements SyncEngine {
   private readonly encoding: Omit<EncodeOptions, 'codec'>;
   private readonly writer: ChainWriter;
   private readonly replayBytes: NonNullable<SyncEngineDeps['replayBytes']>;
+  private readonly urgentLane: UrgentLane | undefined;
+  /** Writes an operator marked urgent, not yet flushed. */
+  private marked: ResourceRef[] = [];
   private readonly maxReplayMessages: number;
   /** When each change not yet on the stream arrived from the watch (ms, monotonic). */
   private arrivals: number[] = [];
@@ -61,6 +67,7 @@ class Engine implements SyncEngine {
     this.onChangesPublished = deps.onChangesPublished;
     this.replayBytes = deps.replayBytes ?? (() => undefined);
     this.maxReplayMessages = deps.options.maxReplayMessages ?? 500;
+    this.urgentLane = deps.urgentLane;
     const { chunkSize, compressionLevel: level, keyframeEvery = 1000 } = deps.options;
     this.encoding = { chunkSize, ...(level === undefined ? {} : { level }) };
     this.writer = createChainWriter({
@@ -145,6 +152,10 @@ class Engine implements SyncEngine {
       toVersion: this.cache.revision() + 1,
       encode: { ...this.encoding, codec: st?.codec ?? negotiateCodec(undefined) },
     });
+  }
+
+  markUrgent(ref: ResourceRef): void {
+    if (this.urgentLane) this.marked.push(ref);
   }
 
   flush(): Promise<void> {
@@ -279,12 +290,20 @@ class Engine implements SyncEngine {
     const arrivals = this.arrivals;
     this.arrivals = [];
     let failed = false;
+    const marked = this.markedViewKeys();
     for (const [region, changes] of changed) {
       let st = this.states.get(region);
       if (!st) {
         st = newRegionState(version);
         this.states.set(region, st);
         this.changes.reset(region, version);
+      }
+      // Ahead of every chain publication of this round: that is what they overtake.
+      const urgent = this.urgentLane && st.stats.head ? urgentEntries(changes, marked) : undefined;
+      if (urgent) {
+        await this.urgentLane!.offer(region, st.stats.head!.version, version, urgent, st.codec).catch((err) =>
+          this.log.warn({ err, region }, 'cannot send urgent change; the chain carries it'),
+        );
       }
       stageChanges(st, changes);
     }
@@ -307,6 +326,20 @@ class Engine implements SyncEngine {
       const now = performance.now();
       this.onChangesPublished?.(arrivals.map((t) => now - t));
     }
+  }
+
+  /** The view keys of the writes marked urgent since the last flush (and clears the marks). */
+  private markedViewKeys(): Set<string> {
+    const keys = new Set<string>();
+    for (const ref of this.marked) {
+      keys.add(viewKey(ref.kind, ref.namespace, ref.name));
+      // Other regions see a region's endpoints as its RemoteEndpoints entry.
+      const r = this.cache.resource(ref);
+      if (r?.kind === 'ServiceEndpoints')
+        keys.add(remoteEndpointsKey(ref.namespace, r.spec.service, r.spec.region));
+    }
+    this.marked = [];
+    return keys;
   }
 
   private current(region: string): CurrentView {

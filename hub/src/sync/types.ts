@@ -10,6 +10,7 @@ import type { Operation } from 'fast-json-patch';
 import type { ConfigStore } from '../store/index.js';
 import type { OutgoingMessage } from './encoder.js';
 import type { PublishResult, StreamHead, SyncPublisher } from './publisher.js';
+import type { UrgentLane } from './urgent.js';
 
 export interface SyncEngineOptions {
   /**
@@ -76,6 +77,11 @@ export interface SyncEngine {
     region: string,
     request: CatchUpRequest & { reason: NonNullable<CatchUpRequest['reason']> },
   ): Promise<CatchUpReply>;
+  /**
+   * An operator asked for these writes to go urgent (`?urgent=true`): their view entries go on
+   * the urgent lane of every region they reach whose line is behind.
+   */
+  markUrgent(ref: ResourceRef): void;
   /** Publishes pending changes now (tests, shutdown, reads that must be current). */
   flush(): Promise<void>;
   /** Sets the codecs a region accepts (from its agent's status reports). */
@@ -120,4 +126,6 @@ export interface SyncEngineDeps {
    * decisions; undefined when not known.
    */
   replayBytes?: (region: string, after: number) => number | undefined;
+  /** Sends urgent changes ahead of a region's backlog (hub/src/sync/urgent.ts). */
+  urgentLane?: UrgentLane;
 }

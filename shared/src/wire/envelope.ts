@@ -10,11 +10,11 @@ import type { ViewResource } from '../view/types.js';
  * is not in it (it is the subject's last token), the hash is its 32 bytes, numbers are varints.
  *
  *   0      0xF2                                   magic: fedmesh wire 2
- *   1      flags   bits 0–1 type (0 delta, 1 snapshot), bits 2–3 codec (0 identity, 1 br,
+ *   1      flags   bits 0–1 type (0 delta, 1 snapshot, 2 urgent), bits 2–3 codec (0 identity, 1 br,
  *                  2 gzip), bit 4 chunked, bits 5–7 reserved (0; a reader refuses them set)
- *   …      from    varint, deltas only (a snapshot starts from 0)
+ *   …      from    varint, deltas and urgent messages only (a snapshot starts from 0)
  *   …      to      varint
- *   …      hash    32 bytes, the v2 view hash after the message
+ *   …      hash    32 bytes, the v2 view hash after the message (urgent: the payload's SHA-256)
  *   …      i, n    varints, chunked messages only (1 ≤ i ≤ n, n ≥ 2)
  *   …      raw     varint, decoded size of the whole payload
  *   …      payload the codec's bytes (of one chunk)
@@ -22,13 +22,19 @@ import type { ViewResource } from '../view/types.js';
  */
 export const WIRE_MAGIC = 0xf2;
 
-export const MessageType = { Snapshot: 'snapshot', Delta: 'delta' } as const;
+/**
+ * Deltas and snapshots make the ordered chain on `fedmesh.sync.<region>`; urgent messages are the
+ * provisional overlay on `fedmesh.urgent.<region>` (docs/protocol.md, "The urgent lane").
+ */
+export const MessageType = { Snapshot: 'snapshot', Delta: 'delta', Urgent: 'urgent' } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
 /** Decoded payload of a snapshot: the whole resources map of the view. */
 export type SnapshotPayload = { resources: Record<string, ViewResource> };
 /** Decoded payload of a delta: RFC 6902 ops against the `resources` map. */
 export type DeltaPayload = { ops: Operation[] };
+/** Decoded payload of an urgent message: view entries as they will be at `toVersion` (null: gone). */
+export type UrgentPayload = { entries: Record<string, ViewResource | null> };
 
 export interface EnvelopeMeta {
   type: MessageType;
@@ -45,7 +51,8 @@ export interface EnvelopeMeta {
 
 const CODEC_BITS: Record<string, number> = { identity: 0, br: 1, gzip: 2 };
 const CODEC_NAMES = ['identity', 'br', 'gzip'] as const;
-const TYPE_BITS = { delta: 0, snapshot: 1 } as const;
+const TYPE_BITS = { delta: 0, snapshot: 1, urgent: 2 } as const;
+const TYPE_NAMES = [MessageType.Delta, MessageType.Snapshot, MessageType.Urgent] as const;
 const CHUNKED = 0x10;
 const RESERVED = 0xe0;
 
@@ -56,7 +63,7 @@ export function encodeEnvelope(meta: EnvelopeMeta): Uint8Array {
   if (!/^[0-9a-f]{64}$/.test(meta.toHash)) throw new TypeError(`bad view hash ${meta.toHash}`);
   const chunked = meta.chunk.count > 1;
   const out: number[] = [WIRE_MAGIC, TYPE_BITS[meta.type] | (codec << 2) | (chunked ? CHUNKED : 0)];
-  if (meta.type === MessageType.Delta) pushVarint(out, meta.fromVersion);
+  if (meta.type !== MessageType.Snapshot) pushVarint(out, meta.fromVersion);
   pushVarint(out, meta.toVersion);
   out.push(...Buffer.from(meta.toHash, 'hex'));
   if (chunked) {
@@ -102,11 +109,9 @@ export function decodeBody(region: string, body: Uint8Array): { meta: EnvelopeMe
   if (byte('magic') !== WIRE_MAGIC) fail('not a fedmesh wire v2 envelope (first byte is not 0xF2)');
   const flags = byte('flags');
   if (flags & RESERVED) fail(`reserved flag bits set (0x${flags.toString(16)})`);
-  const typeBits = flags & 0x03;
-  if (typeBits > 1) fail(`message type ${typeBits}`);
-  const type = typeBits === TYPE_BITS.snapshot ? MessageType.Snapshot : MessageType.Delta;
+  const type = TYPE_NAMES[flags & 0x03] ?? fail(`message type ${flags & 0x03}`);
   const codec = CODEC_NAMES[(flags >> 2) & 0x03] ?? fail(`codec ${(flags >> 2) & 0x03}`);
-  const fromVersion = type === MessageType.Delta ? varint('from-version') : 0;
+  const fromVersion = type !== MessageType.Snapshot ? varint('from-version') : 0;
   const toVersion = varint('to-version');
   if (at + 32 > body.byteLength) fail('ends inside the view hash');
   const toHash = Buffer.from(body.buffer, body.byteOffset + at, 32).toString('hex');

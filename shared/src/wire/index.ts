@@ -3,3 +3,4 @@
 export * from './accounting.js';
 export * from './catch-up.js';
 export * from './envelope.js';
+export * from './urgent.js';

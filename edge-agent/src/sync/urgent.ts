@@ -1,0 +1,103 @@
+/**
+ * The urgent lane, agent side (docs/protocol.md, "The urgent lane"): entries the hub sent ahead
+ * of the ordered chain, served over the verified view as a provisional overlay, persisted in
+ * the state dir, and settled when the chain reaches their version: confirmed when the chain's
+ * entry is the same, dropped when it is not (the chain, verified, always wins). An entry the
+ * chain does not confirm within a TTL is dropped too, so a message nobody vouches for (before
+ * signed sync) cannot pin a region.
+ */
+import { readFile } from 'node:fs/promises';
+import { canonicalJson, type RegionView, type UrgentMessage, type ViewResource } from '@fedmesh/shared';
+import { writeFileDurably } from '../state/durable-file.js';
+
+/** Longest an urgent entry is served without the chain confirming it. */
+export const URGENT_TTL_MS = 10 * 60_000;
+const FILE = 'urgent.json';
+
+interface Entry {
+  value: ViewResource | null;
+  /** The chain version that will hold it. */
+  version: number;
+  /** When it arrived (wall clock: it survives a restart). */
+  at: number;
+}
+
+export interface UrgentCounters {
+  received: number;
+  confirmed: number;
+  dropped: number;
+  expired: number;
+}
+
+export interface UrgentOverlay {
+  /** Picks up what a previous run persisted. */
+  load(): Promise<void>;
+  /** Takes a verified message's entries that are newer than `held`; true when anything changed. */
+  accept(msg: UrgentMessage, held: RegionView): Promise<boolean>;
+  /** The chain now holds `held`: settles the entries at or below its version, drops expired ones. */
+  settle(held: RegionView): Promise<boolean>;
+  /** What the proxies get: `held` with the overlay on top. */
+  compose(held: RegionView): RegionView;
+  size(): number;
+  counters(): Readonly<UrgentCounters>;
+}
+
+export function createUrgentOverlay(dir: string, now: () => number = Date.now): UrgentOverlay {
+  let entries = new Map<string, Entry>();
+  const counters: UrgentCounters = { received: 0, confirmed: 0, dropped: 0, expired: 0 };
+  const persist = () => writeFileDurably(dir, FILE, JSON.stringify(Object.fromEntries(entries)));
+  return {
+    async load() {
+      try {
+        const raw = JSON.parse(await readFile(`${dir}/${FILE}`, 'utf8')) as Record<string, Entry>;
+        entries = new Map(
+          Object.entries(raw).filter(
+            ([, e]) => typeof e?.version === 'number' && typeof e.at === 'number' && 'value' in e,
+          ),
+        );
+      } catch {
+        entries = new Map(); // none, or unreadable: the chain alone is what is served
+      }
+    },
+    async accept(msg, held) {
+      if (msg.toVersion <= held.version) return false; // the chain already has it, or newer
+      const at = now();
+      for (const [key, value] of Object.entries(msg.entries)) {
+        const prior = entries.get(key);
+        if (prior && prior.version > msg.toVersion) continue;
+        entries.set(key, { value, version: msg.toVersion, at });
+      }
+      counters.received++;
+      await persist();
+      return true;
+    },
+    async settle(held) {
+      let changed = false;
+      const t = now();
+      for (const [key, e] of entries) {
+        if (e.version <= held.version) {
+          const chain = held.resources[key] ?? null;
+          if (canonicalJson(chain) === canonicalJson(e.value)) counters.confirmed++;
+          else counters.dropped++;
+        } else if (t - e.at > URGENT_TTL_MS) counters.expired++;
+        else continue;
+        entries.delete(key);
+        changed = true;
+      }
+      if (changed) await persist();
+      return changed;
+    },
+    compose(held) {
+      if (entries.size === 0) return held;
+      const resources = { ...held.resources };
+      for (const [key, e] of entries) {
+        if (e.version <= held.version) continue;
+        if (e.value === null) delete resources[key];
+        else resources[key] = e.value;
+      }
+      return { ...held, resources };
+    },
+    size: () => entries.size,
+    counters: () => counters,
+  };
+}
