@@ -293,8 +293,15 @@ class Client implements SyncClient {
 
   /** An urgent message: verified on its own digest, served at once over the held view, persisted. */
   private async onUrgent(data: Uint8Array): Promise<void> {
+    let msg: Awaited<ReturnType<typeof decodeUrgent>>;
     try {
-      const msg = await decodeUrgent(this.deps.region, data);
+      msg = await decodeUrgent(this.deps.region, data);
+    } catch (err) {
+      this.stats.urgentRejected++;
+      this.log.warn({ err: (err as Error).message }, 'urgent message rejected');
+      return;
+    }
+    try {
       const held = this.intake.state().view;
       if (await this.overlay!.accept(msg, held)) {
         this.log.info(
@@ -304,8 +311,9 @@ class Client implements SyncClient {
         this.throttle.serve(held, true);
       }
     } catch (err) {
-      this.stats.urgentRejected++;
-      this.log.warn({ err: (err as Error).message }, 'urgent message rejected');
+      // Served from memory all the same; a restart before the next write loses it to the chain.
+      this.log.warn({ err: (err as Error).message }, 'cannot persist the urgent overlay');
+      this.throttle.serve(this.intake.state().view, true);
     }
   }
 

@@ -45,7 +45,15 @@ export interface UrgentOverlay {
 export function createUrgentOverlay(dir: string, now: () => number = Date.now): UrgentOverlay {
   let entries = new Map<string, Entry>();
   const counters: UrgentCounters = { received: 0, confirmed: 0, dropped: 0, expired: 0 };
-  const persist = () => writeFileDurably(dir, FILE, JSON.stringify(Object.fromEntries(entries)));
+  // One write at a time, each of the overlay as it is when it starts: an accept and a settle
+  // can overlap, and two writes of one file through one temp name would trip over each other.
+  let writing: Promise<void> = Promise.resolve();
+  const persist = () => {
+    writing = writing
+      .catch(() => undefined)
+      .then(() => writeFileDurably(dir, FILE, JSON.stringify(Object.fromEntries(entries))));
+    return writing;
+  };
   return {
     async load() {
       try {

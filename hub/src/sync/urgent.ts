@@ -17,6 +17,13 @@ import type { RegionChanges } from '../scope/index.js';
 export const URGENT_RESERVE = 0.1;
 /** The lane's bucket holds at least this much, so one removal always fits. */
 const MIN_URGENT_BURST = 4096;
+/**
+ * A message up to this size may spend the whole bucket; a bigger one (a rolling restart of a
+ * large service, where every step removes endpoints) only what is above `SMALL_HEADROOM`, so
+ * that the one removal that matters is not left to the chain behind a run of big ones.
+ */
+const SMALL_MESSAGE = 1024;
+const SMALL_HEADROOM = 2048;
 
 /**
  * A change is urgent when waiting makes proxies send traffic where they must not: an endpoint
@@ -99,7 +106,7 @@ export function createUrgentLane(deps: UrgentLaneDeps): UrgentLane {
         buckets.set(region, b);
         // Roughly what NATS adds to the body on the line (the MSG line, no JetStream headers).
         const cost = body.byteLength + 40 + region.length;
-        if (cost > b.tokens) {
+        if (cost > b.tokens - (cost > SMALL_MESSAGE ? SMALL_HEADROOM : 0)) {
           deps.log.info({ region, bytes: cost }, 'urgent change left to the chain: the reserve is spent');
           return 'over_reserve';
         }
