@@ -7,7 +7,13 @@
  * signed sync) cannot pin a region.
  */
 import { readFile } from 'node:fs/promises';
-import { canonicalJson, type RegionView, type UrgentMessage, type ViewResource } from '@fedmesh/shared';
+import {
+  canonicalJson,
+  type RegionView,
+  type UrgentMessage,
+  type ViewResource,
+  viewHash,
+} from '@fedmesh/shared';
 import { writeFileDurably } from '../state/durable-file.js';
 
 /** Longest an urgent entry is served without the chain confirming it. */
@@ -36,7 +42,10 @@ export interface UrgentOverlay {
   accept(msg: UrgentMessage, held: RegionView): Promise<boolean>;
   /** The chain now holds `held`: settles the entries at or below its version, drops expired ones. */
   settle(held: RegionView): Promise<boolean>;
-  /** What the proxies get: `held` with the overlay on top. */
+  /**
+   * What the proxies get: `held` with the overlay on top, under the hash of what is served (so
+   * the xDS server sees a change between two versions of the chain); `held` itself without one.
+   */
   compose(held: RegionView): RegionView;
   size(): number;
   counters(): Readonly<UrgentCounters>;
@@ -96,14 +105,15 @@ export function createUrgentOverlay(dir: string, now: () => number = Date.now): 
       return changed;
     },
     compose(held) {
-      if (entries.size === 0) return held;
+      const live = [...entries].filter(([, e]) => e.version > held.version);
+      if (live.length === 0) return held;
       const resources = { ...held.resources };
-      for (const [key, e] of entries) {
-        if (e.version <= held.version) continue;
+      for (const [key, e] of live) {
         if (e.value === null) delete resources[key];
         else resources[key] = e.value;
       }
-      return { ...held, resources };
+      // O(view), but only while an overlay is served: urgent messages are few by construction.
+      return { ...held, resources, hash: viewHash(resources) };
     },
     size: () => entries.size,
     counters: () => counters,

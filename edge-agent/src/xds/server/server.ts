@@ -122,10 +122,11 @@ export async function createXdsServer(options: XdsServerOptions): Promise<XdsSer
         return { version: view.version, changed: [], warnings: previous.warnings };
       }
       if (previous && view.version === previous.viewVersion) {
-        // Versions name content; the same number with another hash means the hub republished.
-        logger.warn(
+        // The urgent lane's overlay changes what is served between two versions of the chain
+        // (its view has the hash of what is served); the hub never publishes a version twice.
+        logger.info(
           { version: view.version, hash: view.hash, previous: previous.viewHash },
-          'view changed without a new version',
+          'view changed without a new version (an urgent overlay)',
         );
       }
       const translated = translate(view);
