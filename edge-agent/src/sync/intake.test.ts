@@ -236,6 +236,12 @@ describe('message intake', () => {
     expect(codec.decompress).toHaveBeenCalledWith('br', expect.anything(), 2000);
     expect(stats.rejected).toBe(1);
     expect(intake.state().view).toBe(HELD);
+    // One that announces what it really decodes to is refused before anything is decoded.
+    codec.decompress.mockClear();
+    const honest = message({ ...deltaMeta(1, 2, NEXT.hash, 32 << 20), codec: 'br' }, bomb, 8);
+    expect((await intake.handle(honest)).outcome).toBe('resync');
+    expect(codec.decompress).not.toHaveBeenCalled();
+    expect(stats.lastError).toMatch(/refused as a bomb/);
     // And a payload shorter than announced is no more acceptable than a longer one.
     const short = json({ ops: ADD_B });
     const lying = message({ ...deltaMeta(1, 2, NEXT.hash, short.byteLength + 10) }, short, 7);

@@ -66,6 +66,23 @@ export interface Intake {
   handle(m: SyncMessage): Promise<{ outcome: IntakeOutcome; meta?: EnvelopeMeta }>;
 }
 
+/**
+ * No payload the hub sends compresses better than this (canonical JSON views and deltas reach
+ * tens to a few hundred to one). A body announcing more is a bomb, refused before anything is
+ * decoded: decoding it only to find out would make the agent allocate what it announces, and a
+ * freed buffer that big stays in the process until a garbage collection that an idle agent may
+ * not run for a long time.
+ */
+export const MAX_COMPRESSION_RATIO = 4096;
+
+function plausibleRatio(meta: EnvelopeMeta, compressed: number): void {
+  if (meta.codec === 'identity' || meta.rawSize <= Math.max(1, compressed) * MAX_COMPRESSION_RATIO) return;
+  throw new FedmeshError(
+    ErrorCode.DecodeFailed,
+    `payload of ${compressed} bytes announces ${meta.rawSize} decoded: more than ${MAX_COMPRESSION_RATIO}:1, refused as a bomb`,
+  );
+}
+
 export function createIntake(deps: IntakeDeps): Intake {
   return new MessageIntake(deps);
 }
@@ -118,6 +135,7 @@ class MessageIntake implements Intake {
     try {
       // Bounded by the size the envelope announces (itself under the limit): a bomb that
       // announces a small payload is stopped at that size, not at the limit.
+      plausibleRatio(meta, payload.byteLength);
       const raw = await this.codec.decompress(meta.codec, payload, Math.max(1, meta.rawSize));
       if (raw.byteLength !== meta.rawSize) {
         throw new FedmeshError(
@@ -169,6 +187,7 @@ class MessageIntake implements Intake {
     }
     const p = spool.progress()!;
     try {
+      plausibleRatio(meta, p.bytes);
       const raw = await this.codec.decompressStream(
         meta.codec,
         spool.read(),
