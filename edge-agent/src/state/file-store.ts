@@ -36,6 +36,18 @@ export interface StateStore {
    * When the journal outgrows the snapshot it is folded into a fresh snapshot.
    */
   record(state: AgentState, fromVersion: number, ops: Operation[]): Promise<void>;
+  /**
+   * Records a run of deltas applied one after another, with one fsync: what a catch-up through
+   * a backlog pays once per pull rather than once per delta.
+   */
+  recordRun(steps: readonly JournalStep[]): Promise<void>;
+}
+
+/** One delta of a run: the state it produced, from which version, with which ops. */
+export interface JournalStep {
+  state: AgentState;
+  fromVersion: number;
+  ops: Operation[];
 }
 
 const SNAPSHOT = 'view.json';
@@ -66,6 +78,28 @@ export function createFileStateStore(dir: string): StateStore {
     await rm(journalPath, { force: true });
     snapshotBytes = Buffer.byteLength(text);
     journalBytes = 0;
+  };
+
+  const recordRun = async (steps: readonly JournalStep[]): Promise<void> => {
+    const last = steps.at(-1);
+    if (!last) return;
+    if (journalBytes > MIN_COMPACT_BYTES && journalBytes > snapshotBytes) return save(last.state);
+    const text = steps
+      .map(
+        ({ state, fromVersion, ops }) =>
+          `${JSON.stringify({ from: fromVersion, to: state.view.version, hash: state.view.hash, seq: state.streamSeq, ops } satisfies JournalEntry)}\n`,
+      )
+      .join('');
+    await mkdir(dir, { recursive: true });
+    const fh = await open(journalPath, 'a');
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (journalBytes === 0) await fsyncDir(dir); // the journal file itself was just created
+    journalBytes += Buffer.byteLength(text);
   };
 
   return {
@@ -114,20 +148,8 @@ export function createFileStateStore(dir: string): StateStore {
 
     save,
 
-    async record(state, fromVersion, ops) {
-      if (journalBytes > MIN_COMPACT_BYTES && journalBytes > snapshotBytes) return save(state);
-      const line = `${JSON.stringify({ from: fromVersion, to: state.view.version, hash: state.view.hash, seq: state.streamSeq, ops } satisfies JournalEntry)}\n`;
-      await mkdir(dir, { recursive: true });
-      const fh = await open(journalPath, 'a');
-      try {
-        await fh.writeFile(line);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      if (journalBytes === 0) await fsyncDir(dir); // the journal file itself was just created
-      journalBytes += Buffer.byteLength(line);
-    },
+    record: (state, fromVersion, ops) => recordRun([{ state, fromVersion, ops }]),
+    recordRun,
   };
 }
 

@@ -268,11 +268,16 @@ class Client implements SyncClient {
         // A pull sized in bytes ends with a 409 once the next message does not fit: the normal
         // end of a paced batch, not a failure.
         if (!isMaxBytesEnd(err)) {
+          // What was applied of the pull is verified: persist it before starting over (a failed
+          // write puts intake back to what is on disk, and the messages come again).
+          await this.intake.flush().catch(() => undefined);
           this.pacer.settle();
           throw err;
         }
         if (delivered === 0) this.pacer.nothingFitted(asked.bytes);
       }
+      // Whatever run of deltas the pull brought is persisted and acknowledged before the next.
+      await this.intake.flush();
       this.pacer.settle();
       this.serve(undefined, this.queued === 0);
       if (reset !== 'ok') {

@@ -81,10 +81,16 @@ describe('message intake', () => {
 
   function setup(overrides: Partial<IntakeDeps> = {}) {
     const saved: AgentState[] = [];
+    /** Deltas per fsync of the journal. */
+    const syncs: number[] = [];
     const store: StateStore = {
       load: async () => undefined,
       save: async (s) => void saved.push(s),
       record: async (s) => void saved.push(s),
+      recordRun: async (steps) => {
+        syncs.push(steps.length);
+        for (const st of steps) saved.push(st.state);
+      },
     };
     const applied: RegionView[] = [];
     const stats = zeroCounters();
@@ -101,7 +107,7 @@ describe('message intake', () => {
       ...overrides,
     });
     intake.hold({ view: HELD, streamSeq: 5 });
-    return { intake, stats, saved, applied, spool };
+    return { intake, stats, saved, applied, spool, syncs };
   }
 
   it('intake - a delta that continues the held version is persisted, then acknowledged', async () => {
@@ -247,5 +253,49 @@ describe('message intake', () => {
     const lying = message({ ...deltaMeta(1, 2, NEXT.hash, short.byteLength + 10) }, short, 7);
     expect((await intake.handle(lying)).outcome).toBe('resync');
     expect(stats.lastError).toMatch(/not the announced/);
+  });
+
+  it('intake - a run of queued deltas is verified one by one, journalled with one write and acknowledged only then', async () => {
+    const { intake, stats, saved, applied, syncs } = setup();
+    let view = HELD;
+    const msgs = [];
+    for (let i = 0; i < 3; i++) {
+      const key = `Service/default/run-${i}`;
+      const next = { ...view.resources, [key]: resource(`run-${i}`, 90 + i) };
+      const to = { region: REGION, version: view.version + 1, hash: viewHash(next), resources: next };
+      const payload = json({ ops: [{ op: 'add', path: `/Service~1default~1run-${i}`, value: next[key] }] });
+      msgs.push(
+        message(deltaMeta(view.version, to.version, to.hash, payload.byteLength), payload, 10 + i, 2 - i),
+      );
+      view = to;
+    }
+    expect((await intake.handle(msgs[0]!)).outcome).toBe('ok');
+    expect((await intake.handle(msgs[1]!)).outcome).toBe('ok');
+    expect(
+      msgs.map((m) => m.acks),
+      'nothing acknowledged before it is on disk',
+    ).toEqual([0, 0, 0]);
+    expect(saved).toEqual([]);
+    expect((await intake.handle(msgs[2]!)).outcome).toBe('ok');
+    expect(syncs).toEqual([3]);
+    expect(msgs.map((m) => m.acks)).toEqual([1, 1, 1]);
+    expect(
+      applied.map((v) => v.version),
+      'handed on once, at the end of the run',
+    ).toEqual([4]);
+    expect(intake.state()).toEqual({ view, streamSeq: 12 });
+    expect(stats.applied).toBe(3);
+  });
+
+  it('intake - a bad delta ends the run: the verified ones before it are persisted, it is rejected', async () => {
+    const { intake, syncs } = setup();
+    const ok = delta(1, 2, NEXT.hash, ADD_B, 6);
+    const queued = { ...ok, pending: 1 };
+    expect((await intake.handle(queued)).outcome).toBe('ok');
+    const bad = message(deltaMeta(2, 3, 'f'.repeat(64), 20), json({ ops: [] }), 7, 0);
+    expect((await intake.handle(bad)).outcome).toBe('resync');
+    expect(syncs).toEqual([1]);
+    expect(queued.acks).toBe(1);
+    expect(intake.state()).toEqual({ view: NEXT, streamSeq: 6 });
   });
 });

@@ -20,7 +20,7 @@ import {
   type RegionView,
   type ViewState,
 } from '@fedmesh/shared';
-import type { AgentState, StateStore } from '../state/file-store.js';
+import type { AgentState, JournalStep, StateStore } from '../state/file-store.js';
 import type { RegionLink } from './line.js';
 import type { ChunkSpool } from './spool.js';
 import type { SyncCounters } from './types.js';
@@ -64,7 +64,16 @@ export interface Intake {
   hold(state: AgentState): void;
   state(): AgentState;
   handle(m: SyncMessage): Promise<{ outcome: IntakeOutcome; meta?: EnvelopeMeta }>;
+  /**
+   * Persists, acknowledges and hands on the run of deltas applied since the last flush (the run
+   * loop calls it at the end of every pull, and intake before anything that is not a delta of
+   * the run). Until then they are verified and held in memory only.
+   */
+  flush(): Promise<void>;
 }
+
+/** Longest run of queued deltas applied before one journal write. */
+export const MAX_RUN = 64;
 
 /**
  * No payload the hub sends compresses better than this (canonical JSON views and deltas reach
@@ -94,6 +103,9 @@ class MessageIntake implements Intake {
   /** Mirror of the held view's encoding, so a delta is verified at the cost of its size; built on first use. */
   private cache: ViewState | undefined;
   private readonly codec: NonNullable<IntakeDeps['codec']>;
+  /** Deltas applied in memory, not yet persisted nor acknowledged, and the state before them. */
+  private run: { step: JournalStep; ack: () => void; pending: number }[] = [];
+  private persisted!: AgentState;
 
   constructor(private readonly deps: IntakeDeps) {
     this.codec = deps.codec ?? { decompress, decompressStream };
@@ -101,7 +113,31 @@ class MessageIntake implements Intake {
 
   hold(state: AgentState): void {
     this.current = state;
+    this.persisted = state;
+    this.run = [];
     this.cache = undefined;
+  }
+
+  async flush(): Promise<void> {
+    if (this.run.length === 0) return;
+    const run = this.run;
+    this.run = [];
+    try {
+      await this.deps.store.recordRun(run.map((r) => r.step));
+    } catch (err) {
+      // Nothing of the run is acknowledged: back to what is on disk, the messages come again.
+      this.current = this.persisted;
+      this.cache = undefined;
+      throw err;
+    }
+    this.persisted = this.current;
+    for (const r of run) r.ack();
+    this.deps.stats.applied += run.length;
+    this.deps.log.info(
+      { version: this.current.view.version, type: 'delta', deltas: run.length, hash: this.current.view.hash },
+      'view applied',
+    );
+    this.deps.onApplied(this.current.view, run.at(-1)!.pending === 0);
   }
 
   state(): AgentState {
@@ -109,6 +145,15 @@ class MessageIntake implements Intake {
   }
 
   async handle(m: SyncMessage): Promise<{ outcome: IntakeOutcome; meta?: EnvelopeMeta }> {
+    const result = await this.handleOne(m);
+    // The run ends at anything but an applied delta with more queued behind it.
+    if (this.run.length > 0 && (result.outcome !== 'ok' || this.run.at(-1)!.step.state.streamSeq !== m.seq)) {
+      await this.flush();
+    }
+    return result;
+  }
+
+  private async handleOne(m: SyncMessage): Promise<{ outcome: IntakeOutcome; meta?: EnvelopeMeta }> {
     let meta: EnvelopeMeta;
     let payload: Uint8Array;
     try {
@@ -237,6 +282,29 @@ class MessageIntake implements Intake {
       this.current = { ...this.current, streamSeq: m.seq };
     } else {
       const next: AgentState = { view: outcome.view, streamSeq: m.seq };
+      if (meta.type === MessageType.Delta && m.pending > 0 && this.run.length < MAX_RUN - 1) {
+        // More queued behind it: one journal write, one ack round and one hand-over for the
+        // run (flush). Verified already; held in memory until then.
+        this.run.push({
+          step: { state: next, fromVersion: meta.fromVersion, ops: (payload as DeltaPayload).ops },
+          ack: () => m.ack(),
+          pending: m.pending,
+        });
+        this.current = next;
+        return 'ok';
+      }
+      if (this.run.length > 0 && meta.type === MessageType.Delta) {
+        // The last of a run: it goes with the others.
+        this.run.push({
+          step: { state: next, fromVersion: meta.fromVersion, ops: (payload as DeltaPayload).ops },
+          ack: () => m.ack(),
+          pending: m.pending,
+        });
+        this.current = next;
+        await this.flush();
+        return 'ok';
+      }
+      await this.flush();
       // Persisted before the ack: a crash here means redelivery, not loss. A delta is journalled,
       // so persisting it costs the size of the change rather than of the view.
       try {
@@ -252,6 +320,7 @@ class MessageIntake implements Intake {
       // Persisted: the chunks it came in are of no further use.
       if (meta.chunk.count > 1) await this.deps.spool.clear();
       this.current = next;
+      this.persisted = next;
       stats.applied++;
       this.deps.log.info(
         { version: next.view.version, type: meta.type, hash: next.view.hash },
