@@ -186,6 +186,8 @@ export async function startXdsClient(opts: {
   xdsPort: number;
   nodeId: string;
   region: string;
+  /** Run inside this network namespace (`ip netns exec`), as a node of a region behind a shaped link. */
+  netns?: string;
 }): Promise<XdsClientProcess> {
   const bootstrap = {
     xds_servers: [
@@ -197,7 +199,10 @@ export async function startXdsClient(opts: {
     ],
     node: { id: opts.nodeId, cluster: 'test', locality: { region: opts.region, zone: `${opts.region}-a` } },
   };
-  const child: ChildProcess = spawn(process.execPath, [CLIENT_SCRIPT], {
+  const [command, ...args] = opts.netns
+    ? ['ip', 'netns', 'exec', opts.netns, process.execPath, CLIENT_SCRIPT]
+    : [process.execPath, CLIENT_SCRIPT];
+  const child: ChildProcess = spawn(command!, args, {
     env: { ...process.env, GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -97,6 +97,38 @@ if (mode === 'forward') {
     }
   });
   process.stdin.on('end', () => process.exit(0));
+} else if (mode === 'who-backends') {
+  const { createRequire } = await import('node:module');
+  const grpc = createRequire(import.meta.url)('@grpc/grpc-js');
+  const json = {
+    serialize: (v) => Buffer.from(JSON.stringify(v)),
+    deserialize: (b) => JSON.parse(b.toString()),
+  };
+  const who = {
+    Who: {
+      path: '/fedmesh.test.Who/Who',
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: json.serialize,
+      requestDeserialize: json.deserialize,
+      responseSerialize: json.serialize,
+      responseDeserialize: json.deserialize,
+    },
+  };
+  const started = [];
+  for (const name of args) {
+    const server = new grpc.Server();
+    server.addService(who, { Who: (_call, callback) => callback(null, { backend: name }) });
+    const port = await new Promise((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+    started.push({ name, port });
+  }
+  process.stdout.write(`${JSON.stringify(started)}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0));
 } else {
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exit(2);
