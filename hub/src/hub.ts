@@ -1,4 +1,4 @@
-import { connectNats, type Logger, parseByteRate, settleWithin, urgentSubject } from '@fedmesh/shared';
+import { connectNats, type Logger, regionLinkOf, settleWithin, urgentSubject } from '@fedmesh/shared';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { parse as parseYaml } from 'yaml';
@@ -47,10 +47,8 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   const metrics = createHubMetrics();
   // The status intake starts after the engine; the lane asks it only once changes flow.
   let status: ReturnType<typeof createStatusIntake> | undefined;
-  const regionBudget = (region: string) => {
-    const r = engine.resource({ kind: 'Region', namespace: '_', name: region });
-    return r?.kind === 'Region' && r.spec.link ? parseByteRate(r.spec.link.budget) : undefined;
-  };
+  const regionBudget = (region: string) =>
+    regionLinkOf(engine.resource({ kind: 'Region', namespace: '_', name: region }))?.bytesPerSecond;
   const urgentLane = createUrgentLane({
     publish: (region, body) => nc.publish(urgentSubject(region), body),
     budget: (region) => status?.get(region)?.report?.budgetBytesPerSecond ?? regionBudget(region),

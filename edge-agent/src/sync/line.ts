@@ -6,7 +6,7 @@
  * as the reply) and the IP and TCP headers of every segment; both are estimated here, so that
  * the budget an operator sets is a budget for what the link really carries.
  */
-import { parseByteRate, parseByteSize, type RegionView, viewKey } from '@fedmesh/shared';
+import { type RegionLink, type RegionView, regionLinkOf, viewKey } from '@fedmesh/shared';
 import type { LineBudget } from './pacer.js';
 
 /** Protocol line and trailing CRLF of a delivered JetStream message (a ~75-byte ack subject as reply). */
@@ -80,29 +80,11 @@ export interface EffectiveBudget extends LineBudget {
   source: BudgetSource;
 }
 
-/** A Region's link as numbers (`link.budget` and `link.burst`, units resolved). */
-export interface RegionLink {
-  bytesPerSecond: number;
-  burstBytes?: number;
-}
+export type { RegionLink } from '@fedmesh/shared';
 
 /** The Region's link from the view the agent holds (its own Region is always in it). */
 export function regionLink(view: RegionView): RegionLink | undefined {
-  const res = view.resources[viewKey('Region', '_', view.region)] as
-    | { spec?: { link?: { budget?: unknown; burst?: unknown } } }
-    | undefined;
-  const link = res?.spec?.link;
-  if (!link || (typeof link.budget !== 'string' && typeof link.budget !== 'number')) return undefined;
-  try {
-    const bytesPerSecond = parseByteRate(link.budget);
-    const burst = link.burst;
-    return typeof burst === 'string' || typeof burst === 'number'
-      ? { bytesPerSecond, burstBytes: parseByteSize(burst) }
-      : { bytesPerSecond };
-  } catch {
-    // The hub validated it; a value it cannot parse means a newer model, not a reason to stop.
-    return undefined;
-  }
+  return regionLinkOf(view.resources[viewKey('Region', '_', view.region)]);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ErrorCode, FedmeshError, invalid, isDnsLabel, parseByteRate, parseByteSize } from '@fedmesh/shared';
+import { ErrorCode, FedmeshError, invalid, isDnsLabel, regionLinkOf } from '@fedmesh/shared';
 import type { FastifyInstance } from 'fastify';
 import type { RegionLineFigures } from '../metrics/index.js';
 import type { ApiDeps } from './server.js';
@@ -55,16 +55,15 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
     const stats = deps.engine.stats(region);
     const received = deps.status.get(region);
     const report = received?.report;
-    const regionRes = deps.engine.resource({ kind: 'Region', namespace: '_', name: region });
-    const link = regionRes?.kind === 'Region' ? regionRes.spec.link : undefined;
+    const link = regionLinkOf(deps.engine.resource({ kind: 'Region', namespace: '_', name: region }));
     const inSync = report?.hash === view.hash;
     const now = Date.now();
     const stale =
       !received ||
       now - received.receivedAt.getTime() > deps.staleAfterHeartbeats * report!.heartbeatSeconds * 1000;
     const publishedAt = stats?.lastPublishedAt?.getTime();
-    const regionBudget = link ? parseByteRate(link.budget) : null;
-    const regionBurst = link?.burst !== undefined ? parseByteSize(link.burst) : null;
+    const regionBudget = link?.bytesPerSecond ?? null;
+    const regionBurst = link?.burstBytes ?? null;
     deps.metrics.regionLagVersions.set(
       { region },
       report ? Math.max(0, view.version - report.version) : view.version,

@@ -1,6 +1,7 @@
 import {
   applyPayload,
   CatchUpReason,
+  Codec,
   canonicalJson,
   MessageType,
   mirror,
@@ -9,7 +10,14 @@ import {
   viewHash,
 } from '@fedmesh/shared';
 import { describe, expect, it } from 'vitest';
-import { type CatchUpInput, coalescedOps, createKeyChangeIndex, decideCatchUp } from './catch-up.js';
+import {
+  type CatchUpContext,
+  type CatchUpInput,
+  coalescedOps,
+  createKeyChangeIndex,
+  decideCatchUp,
+  planCatchUp,
+} from './catch-up.js';
 
 const input = (over: Partial<CatchUpInput>): CatchUpInput => ({
   reason: CatchUpReason.Behind,
@@ -131,5 +139,47 @@ describe('key change index and coalesced deltas', () => {
       expect(out.kind, `from ${held.version}`).toBe('applied');
       if (out.kind === 'applied') expect(out.view.hash).toBe(head.hash);
     }
+  });
+});
+
+describe('catch-up plan', () => {
+  const untouchable = () => {
+    throw new Error('the view was read');
+  };
+  const ctx = (over: Partial<CatchUpContext>): CatchUpContext => ({
+    region: 'eu-west',
+    request: { have: 10, hash: 'a'.repeat(64), reason: CatchUpReason.Behind, after: 100 },
+    version: 12,
+    hash: 'b'.repeat(64),
+    settled: true,
+    headSeq: 120,
+    resources: untouchable,
+    changedSince: () => undefined,
+    encoding: { codec: Codec.Identity, chunkSize: 64 * 1024 },
+    snapshotBytes: 5000,
+    replayBytes: () => 800,
+    maxReplayMessages: 500,
+    ...over,
+  });
+
+  it('catch-up - only what the choice needs is encoded', async () => {
+    // No view: a snapshot, without sizing anything.
+    expect(await planCatchUp(ctx({ request: { have: 0, reason: CatchUpReason.Start } }))).toEqual({
+      plan: 'snapshot',
+    });
+    // A rejection the index cannot reach back to: the snapshot is the only way.
+    expect(await planCatchUp(ctx({ request: { have: 5, reason: CatchUpReason.Rejected } }))).toEqual({
+      plan: 'snapshot',
+    });
+    // At the head already.
+    expect(
+      (
+        await planCatchUp(
+          ctx({ request: { have: 12, hash: 'b'.repeat(64), reason: CatchUpReason.Rejected } }),
+        )
+      ).plan,
+    ).toBe('current');
+    // Behind with a small queue and a known snapshot size: replay, nothing encoded.
+    expect((await planCatchUp(ctx({}))).plan).toBe('replay');
   });
 });

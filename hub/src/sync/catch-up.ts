@@ -4,9 +4,15 @@
  * makes a coalesced delta cost O(keys changed since the agent's version); the decision is a pure
  * function of byte sizes, so it is tested on its own.
  */
-import { type CatchUpPlan, CatchUpReason, syncHeaderBytes, type ViewResource } from '@fedmesh/shared';
+import {
+  type CatchUpPlan,
+  CatchUpReason,
+  type CatchUpRequest,
+  syncHeaderBytes,
+  type ViewResource,
+} from '@fedmesh/shared';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { type EncodeOptions, encodeDelta, type OutgoingMessage } from './encoder.js';
+import { type EncodeOptions, encodeDelta, encodeSnapshot, type OutgoingMessage } from './encoder.js';
 
 // fast-json-patch is CommonJS: Node's ESM loader only sees its default export.
 const { escapePathComponent } = fastJsonPatch;
@@ -111,4 +117,78 @@ export function decideCatchUp(input: CatchUpInput): CatchUpPlan {
   if (input.reason !== CatchUpReason.Behind) return published;
   if (input.replayBytes !== undefined) return input.replayBytes <= publishedBytes ? 'replay' : published;
   return (input.pending ?? 0) <= input.maxReplayMessages ? 'replay' : published;
+}
+
+/** What the hub knows of a region's chain when an agent asks how to catch up. */
+export interface CatchUpContext {
+  region: string;
+  request: CatchUpRequest & { reason: CatchUpReason };
+  /** The view this hub holds for the region now. */
+  version: number;
+  hash: string;
+  /** The stream's head is exactly that view (nothing pending, no other replica ahead). */
+  settled: boolean;
+  headSeq: number;
+  resources: () => Record<string, ViewResource>;
+  /** Keys changed after a version, when the index reaches back to it. */
+  changedSince: (have: number) => string[] | undefined;
+  encoding: EncodeOptions;
+  /** Size of the last snapshot published for the region, when there was one. */
+  snapshotBytes: number | undefined;
+  replayBytes: (after: number) => number | undefined;
+  maxReplayMessages: number;
+}
+
+export interface CatchUpChoice {
+  plan: CatchUpPlan;
+  /** The coalesced delta to publish, when that is the plan. */
+  delta?: OutgoingMessage[];
+  bytes?: { replay?: number | undefined; delta?: number; snapshot: number };
+  /** A snapshot was encoded to know its size: what it came to. */
+  snapshotBytes?: number;
+}
+
+/**
+ * Chooses the plan, encoding only what the choice needs to know: no coalesced delta when the
+ * index does not reach back to the agent's version, and no snapshot sizing when a snapshot is
+ * the only way (an agent without a view, or one that cannot replay and has no delta).
+ */
+export async function planCatchUp(ctx: CatchUpContext): Promise<CatchUpChoice> {
+  const { request: req } = ctx;
+  if (ctx.settled && req.have === ctx.version && req.hash === ctx.hash) return { plan: 'current' };
+  if (req.have > ctx.version && req.reason === CatchUpReason.Behind) return { plan: 'replay' };
+  if (req.reason === CatchUpReason.Start) return { plan: 'snapshot' };
+  const keys = ctx.settled && req.have > 0 ? ctx.changedSince(req.have) : undefined;
+  const delta = keys
+    ? await coalescedDelta(ctx.region, req.have, ctx.version, ctx.hash, keys, ctx.resources(), ctx.encoding)
+    : undefined;
+  const canReplay = req.reason === CatchUpReason.Behind;
+  if (!delta && !canReplay) return { plan: 'snapshot' };
+  const encoded =
+    ctx.snapshotBytes === undefined
+      ? lineBytesOf(
+          await encodeSnapshot(ctx.region, ctx.version, ctx.hash, ctx.resources(), ctx.encoding),
+          ctx.headSeq,
+        )
+      : undefined;
+  const bytes = {
+    ...(canReplay && req.after !== undefined ? { replay: ctx.replayBytes(req.after) } : {}),
+    ...(delta ? { delta: lineBytesOf(delta, ctx.headSeq) } : {}),
+    snapshot: ctx.snapshotBytes ?? encoded!,
+  };
+  const plan = decideCatchUp({
+    reason: req.reason,
+    atHead: false,
+    replayBytes: bytes.replay,
+    deltaBytes: bytes.delta,
+    snapshotBytes: bytes.snapshot,
+    pending: req.pending,
+    maxReplayMessages: ctx.maxReplayMessages,
+  });
+  return {
+    plan,
+    ...(plan === 'delta' ? { delta: delta! } : {}),
+    bytes,
+    ...(encoded === undefined ? {} : { snapshotBytes: encoded }),
+  };
 }

@@ -13,16 +13,10 @@ import {
   viewKey,
 } from '@fedmesh/shared';
 import { createIncrementalScoper } from '../scope/index.js';
-import {
-  coalescedDelta,
-  createKeyChangeIndex,
-  decideCatchUp,
-  type KeyChangeIndex,
-  lineBytesOf,
-} from './catch-up.js';
+import { createKeyChangeIndex, type KeyChangeIndex, planCatchUp } from './catch-up.js';
 import { ChainAttempt } from './chain.js';
 import { behindStream, type ChainWriter, type CurrentView, createChainWriter } from './chain-writer.js';
-import { type EncodeOptions, encodeSnapshot } from './encoder.js';
+import type { EncodeOptions } from './encoder.js';
 import { previewRegion } from './preview.js';
 import { newRegionState, type RegionState, recordFailure, stageChanges } from './region-state.js';
 import { createPublishSchedule, type PublishSchedule } from './schedule.js';
@@ -204,52 +198,31 @@ class Engine implements SyncEngine {
       await this.writer.readHead(region, st);
       const hash = this.scoper.hash(region)!;
       const head = st.stats.head;
-      const settled = !st.base && head?.version === st.version && head.hash === hash;
-      const at = { version: st.version, hash };
-      if (settled && req.have === st.version && req.hash === hash) {
-        return { plan: 'current', seq: head.seq + 1, ...at };
-      }
-      if (req.have > st.version && req.reason === 'behind') return { plan: 'replay', ...at };
-      const encoding = { ...this.encoding, codec: st.codec };
-      const keys = settled && req.have > 0 ? this.changes.changedSince(region, req.have) : undefined;
-      const delta = keys
-        ? await coalescedDelta(
-            region,
-            req.have,
-            st.version,
-            hash,
-            keys,
-            this.scoper.resources(region)!,
-            encoding,
-          )
-        : undefined;
-      const seq = head?.seq ?? 0;
-      st.snapshotBytes ??= lineBytesOf(
-        await encodeSnapshot(region, st.version, hash, this.scoper.resources(region)!, encoding),
-        seq,
-      );
-      const bytes = {
-        ...(req.after === undefined ? {} : { replay: this.replayBytes(region, req.after) }),
-        ...(delta ? { delta: lineBytesOf(delta, seq) } : {}),
-        snapshot: st.snapshotBytes,
-      };
-      const plan = decideCatchUp({
-        reason: req.reason,
-        atHead: false,
-        replayBytes: bytes.replay,
-        deltaBytes: bytes.delta,
-        snapshotBytes: bytes.snapshot,
-        pending: req.pending,
+      const choice = await planCatchUp({
+        region,
+        request: req,
+        version: st.version,
+        hash,
+        settled: !st.base && head?.version === st.version && head.hash === hash,
+        headSeq: head?.seq ?? 0,
+        resources: () => this.scoper.resources(region)!,
+        changedSince: (have) => this.changes.changedSince(region, have),
+        encoding: { ...this.encoding, codec: st.codec },
+        snapshotBytes: st.snapshotBytes,
+        replayBytes: (after) => this.replayBytes(region, after),
         maxReplayMessages: this.maxReplayMessages,
       });
+      st.snapshotBytes ??= choice.snapshotBytes;
+      const { plan, bytes } = choice;
+      const at = { version: st.version, hash, ...(bytes ? { bytes } : {}) };
       this.log.info({ region, have: req.have, reason: req.reason, plan, bytes }, 'catch-up');
-      if (plan === 'replay') return { plan, ...at, bytes };
+      if (plan === 'current') return { plan, seq: head!.seq + 1, ...at };
+      if (plan === 'replay') return { plan, ...at };
       if (plan === 'delta') {
-        const res = await this.writer.appendAtHead(region, st, delta!);
-        return { plan, seq: res.firstSeq, ...at, bytes };
+        const res = await this.writer.appendAtHead(region, st, choice.delta!);
+        return { plan, seq: res.firstSeq, ...at };
       }
-      const snap = await this.snapshotInQueue(region, st);
-      return { plan: 'snapshot', ...snap, bytes };
+      return { plan, ...at, ...(await this.snapshotInQueue(region, st)) };
     });
   }
 

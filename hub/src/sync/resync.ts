@@ -1,10 +1,9 @@
 import {
   type CatchUpReply,
   type Logger,
-  parseByteRate,
-  parseByteSize,
   parseCatchUpRequest,
   RESYNC_SUBJECT_PREFIX,
+  regionLinkOf,
 } from '@fedmesh/shared';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { SyncEngine } from './types.js';
@@ -44,11 +43,5 @@ export function serveResyncRequests(nc: NatsConnection, engine: SyncEngine, logg
 }
 
 function regionLink(engine: SyncEngine, region: string): CatchUpReply['link'] {
-  const res = engine.resource({ kind: 'Region', namespace: '_', name: region });
-  const link = res?.kind === 'Region' ? res.spec.link : undefined;
-  if (!link) return undefined;
-  return {
-    bytesPerSecond: parseByteRate(link.budget),
-    ...(link.burst === undefined ? {} : { burstBytes: parseByteSize(link.burst) }),
-  };
+  return regionLinkOf(engine.resource({ kind: 'Region', namespace: '_', name: region }));
 }

@@ -3,4 +3,5 @@
 export * from './accounting.js';
 export * from './catch-up.js';
 export * from './envelope.js';
+export * from './link.js';
 export * from './urgent.js';
