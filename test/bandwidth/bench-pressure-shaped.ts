@@ -31,6 +31,7 @@ import {
   nsSpawn,
   shapedLinkUnavailable,
 } from './support/netns.js';
+import { largestFiveSecondWindow, msUntilGone, quantile } from './support/pressure.js';
 
 const { values } = parseArgs({
   options: {
@@ -194,29 +195,19 @@ try {
     live = live.slice(1);
     const t0 = performance.now();
     await put(payments(live));
-    let clean = 0;
-    let at = 0;
-    while (clean < 2 && performance.now() - t0 < 120_000) {
-      const { counts } = await client.calls(TARGET, 20, { deadlineMs: 2000 });
-      if (counts[removed.name]) clean = 0;
-      else if (clean++ === 0) at = performance.now();
-    }
-    times.push(at - t0);
+    const ms = await msUntilGone(client, TARGET, removed.name, t0);
+    times.push(ms);
     console.log(
-      `try ${i + 1}: removal of ${removed.name} followed after ${(at - t0).toFixed(0)} ms, ${(q / 1024).toFixed(0)} KiB queued`,
+      `try ${i + 1}: removal of ${removed.name} followed after ${ms.toFixed(0)} ms, ${(q / 1024).toFixed(0)} KiB queued`,
     );
   }
   // The line's 5 s windows, from the veth's own counter (every frame, the bulk of it sync).
-  const s = rx.slice(tryFrom);
-  let worst = 0;
-  for (const a of s)
-    for (const b of s) if (b.t - a.t >= 4_750 && b.t - a.t <= 5_250) worst = Math.max(worst, b.rx - a.rx);
+  const worst = largestFiveSecondWindow(rx.slice(tryFrom).map((x) => ({ t: x.t, bytes: x.rx })));
   const allowed = (BUDGET + BURST / 5) * 5 * 1.2;
-  const sorted = [...times].sort((a, b) => a - b);
   const status = (await (await fetch(`${agentUrl}/status`)).json()) as { urgent: Record<string, number> };
   console.log(
     `shaped link ${values.link} Mbit/s, budget ${values.budget} (burst ${values.burst}), >= ${(BACKLOG / 1024).toFixed(0)} KiB queued: ` +
-      `urgent removal p50 ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms, p99 ${sorted.at(-1)!.toFixed(0)} ms over ${TRIES}; ` +
+      `urgent removal p50 ${quantile(times, 0.5).toFixed(0)} ms, p99 ${quantile(times, 0.99).toFixed(0)} ms over ${TRIES}; ` +
       `largest 5 s window on the veth ${(worst / 1024).toFixed(1)} KiB against (budget + burst/5) x 5 s + 20% = ${(allowed / 1024).toFixed(1)} KiB; ` +
       `agent urgent ${JSON.stringify(status.urgent)}; load average ${loadavg()
         .map((x) => x.toFixed(2))

@@ -31,6 +31,7 @@ import { startNatsServer } from '../support/nats.js';
 import { type Backend, startBackend, startXdsClient } from '../xds/support.js';
 import { applyMesh } from './support/fleet.js';
 import { generateMesh, rollEndpoints } from './support/mesh.js';
+import { largestFiveSecondWindow, msUntilGone, quantile } from './support/pressure.js';
 
 const { values } = parseArgs({
   options: {
@@ -49,11 +50,6 @@ const BEHIND = Number(values.behind);
 const REGION = 'eu-west';
 const NS = 'shop';
 const TARGET = 'xds:///payments.shop';
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? Number.NaN;
-};
 
 const nats = await startNatsServer();
 const hub = await startTestHub(nats.url, { debounce: '100ms', maxWait: '1s' });
@@ -149,27 +145,15 @@ try {
     live = live.slice(1);
     const t0 = performance.now();
     await put(payments(live));
-    // Until a batch of calls no longer reaches the removed backend, twice in a row.
-    let clean = 0;
-    let at = 0;
-    while (clean < 2 && performance.now() - t0 < 120_000) {
-      const { counts } = await client.calls(TARGET, 20, { deadlineMs: 2000 });
-      if (counts[removed.name]) clean = 0;
-      else if (clean++ === 0) at = performance.now();
-    }
-    times.push(at - t0);
+    const ms = await msUntilGone(client, TARGET, removed.name, t0);
+    times.push(ms);
     console.log(
-      `try ${i + 1}: removal of ${removed.name} followed after ${(at - t0).toFixed(0)} ms, ${(queuedAt[i]! / 1024).toFixed(0)} KiB queued`,
+      `try ${i + 1}: removal of ${removed.name} followed after ${ms.toFixed(0)} ms, ${(queuedAt[i]! / 1024).toFixed(0)} KiB queued`,
     );
   }
   sampling = false;
   await sampler;
-  let worst = 0;
-  for (const a of samples) {
-    for (const b of samples) {
-      if (b.t - a.t >= 4_750 && b.t - a.t <= 5_250) worst = Math.max(worst, b.bytes - a.bytes);
-    }
-  }
+  const worst = largestFiveSecondWindow(samples);
   const allowed = BUDGET * 5 + BURST;
   const s = (await agentStatus(agent.statusUrl)) as unknown as { urgent: Record<string, number> };
   console.log(
