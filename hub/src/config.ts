@@ -16,6 +16,9 @@ Options (each also read from the environment variable shown):
   --debounce <duration>     a change after a quiet spell goes at FEDMESH_DEBOUNCE      [100ms]
                             once; later ones wait this long for company
   --max-wait <duration>     longest a change waits under bursts   FEDMESH_MAX_WAIT      [1s]
+  --coalesce-after <dur>    while a region's queue takes longer   FEDMESH_COALESCE_AFTER [3s]
+                            than this to drain at its budget, hold its intermediate
+                            states and send the latest (0: send every state)
   --chunk-size <size>       bytes per sync message                FEDMESH_CHUNK_SIZE    [64KiB]
   --compression-level <n>   brotli quality 0-11 / gzip level 1-9  FEDMESH_COMPRESSION_LEVEL [9]
   --body-limit <size>       largest admin request body (per resource; POST /v1/apply takes 16x)  FEDMESH_BODY_LIMIT [1MiB]
@@ -40,6 +43,7 @@ export const HubConfigSchema = z.object({
   logLevel: z.enum(LOG_LEVELS).default('info'),
   debounce: Duration.default(100),
   maxWait: Duration.default(1000),
+  coalesceAfter: Duration.default(3000),
   chunkSize: Size.pipe(
     z
       .number()
@@ -66,6 +70,7 @@ const FLAGS = {
   'log-level': 'FEDMESH_LOG_LEVEL',
   debounce: 'FEDMESH_DEBOUNCE',
   'max-wait': 'FEDMESH_MAX_WAIT',
+  'coalesce-after': 'FEDMESH_COALESCE_AFTER',
   'chunk-size': 'FEDMESH_CHUNK_SIZE',
   'compression-level': 'FEDMESH_COMPRESSION_LEVEL',
   'body-limit': 'FEDMESH_BODY_LIMIT',

@@ -49,6 +49,20 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   let status: ReturnType<typeof createStatusIntake> | undefined;
   const regionBudget = (region: string) =>
     regionLinkOf(engine.resource({ kind: 'Region', namespace: '_', name: region }))?.bytesPerSecond;
+  /**
+   * How long what the region's agent has not consumed takes to drain at its budget, from its last
+   * report; undefined when it has no budget or has been silent for two heartbeats (then nothing
+   * is known to drain, and nothing is held for it).
+   */
+  const lineDrainMs = (region: string): number | undefined => {
+    const received = status?.get(region);
+    if (!received) return undefined;
+    const { report } = received;
+    if (Date.now() - received.receivedAt.getTime() > 2 * report.heartbeatSeconds * 1000) return undefined;
+    const budget = report.budgetBytesPerSecond ?? regionBudget(region);
+    if (!budget) return undefined;
+    return (metrics.line.queuedBytes(region, report.streamSeq) / budget) * 1000;
+  };
   const urgentLane = createUrgentLane({
     publish: (region, body) => nc.publish(urgentSubject(region), body),
     budget: (region) => status?.get(region)?.report?.budgetBytesPerSecond ?? regionBudget(region),
@@ -70,9 +84,11 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     onPublished: metrics.published,
     onChangesPublished: metrics.changesPublished,
     replayBytes: (region, after) => metrics.line.bytesAfter(region, after),
+    lineDrainMs,
     options: {
       debounceMs: config.debounce,
       maxWaitMs: config.maxWait,
+      coalesceAfterMs: config.coalesceAfter,
       chunkSize: config.chunkSize,
       ...(config.compressionLevel === undefined ? {} : { compressionLevel: config.compressionLevel }),
     },

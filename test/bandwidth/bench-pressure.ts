@@ -5,6 +5,7 @@
  *
  *   npx tsx test/bandwidth/bench-pressure.ts [--budget 32KiB/s] [--burst 64KiB] [--tries 10]
  *       [--backlog 1MiB] [--behind 400]
+ *       [--coalesce-after 0s] [--churn 25]
  *
  * 1. Urgent removal: with a backlog of rolling restarts queued for the region (at least
  *    `--backlog`, refilled before every try), an endpoint removal is PUT; the time until the
@@ -18,7 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { API_VERSION, parseByteRate, parseByteSize, type Resource } from '@fedmesh/shared';
+import { API_VERSION, parseByteRate, parseByteSize, parseDuration, type Resource } from '@fedmesh/shared';
 import {
   agentStatus,
   hubClient,
@@ -39,6 +40,8 @@ const { values } = parseArgs({
     burst: { type: 'string', default: '64KiB' },
     tries: { type: 'string', default: '10' },
     backlog: { type: 'string', default: '1MiB' },
+    'coalesce-after': { type: 'string', default: '0s' },
+    churn: { type: 'string', default: '25' },
     behind: { type: 'string', default: '400' },
   },
 });
@@ -46,13 +49,19 @@ const BUDGET = parseByteRate(values.budget!);
 const BURST = parseByteSize(values.burst!);
 const TRIES = Number(values.tries);
 const BACKLOG = parseByteSize(values.backlog!);
+// The hub's --coalesce-after. Off (0s) by default here: with coalescing the stream never holds a
+// multi-MB backlog, which is the case the urgent lane is measured against. With it on, each try
+// writes --churn batches of 20 rolling restarts once the hub holds the region.
+const COALESCE_AFTER = values['coalesce-after']!;
+const COALESCING = parseDuration(COALESCE_AFTER) > 0;
+const CHURN = Number(values.churn);
 const BEHIND = Number(values.behind);
 const REGION = 'eu-west';
 const NS = 'shop';
 const TARGET = 'xds:///payments.shop';
 
 const nats = await startNatsServer();
-const hub = await startTestHub(nats.url, { debounce: '100ms', maxWait: '1s' });
+const hub = await startTestHub(nats.url, { debounce: '100ms', maxWait: '1s', coalesceAfter: COALESCE_AFTER });
 const api = hubClient(hub.url);
 const stateDir = mkdtempSync(join(tmpdir(), 'fedmesh-bench-pressure-'));
 const backends: Backend[] = [];
@@ -125,9 +134,13 @@ try {
   const endpoints = mesh.filter((r) => r.kind === 'ServiceEndpoints' && r.spec.region === REGION);
   let round = 0;
   const fillBacklog = async () => {
-    for (;;) {
-      const queued = (await api.region(REGION)).body.line.queuedBytes as number;
-      if (queued >= BACKLOG) return queued;
+    for (let batches = 0; ; batches++) {
+      const line = (await api.region(REGION)).body.line as {
+        queuedBytes: number;
+        holdingSince: string | null;
+      };
+      if (line.queuedBytes >= BACKLOG || (COALESCING && line.holdingSince && batches >= CHURN))
+        return line.queuedBytes;
       const batch: Resource[] = [];
       for (let i = 0; i < 20; i++, round++)
         batch.push(rollEndpoints(endpoints[round % endpoints.length]!, 200_000 + round));
@@ -155,12 +168,20 @@ try {
   await sampler;
   const worst = largestFiveSecondWindow(samples);
   const allowed = BUDGET * 5 + BURST;
-  const s = (await agentStatus(agent.statusUrl)) as unknown as { urgent: Record<string, number> };
+  const s = (await agentStatus(agent.statusUrl)) as unknown as {
+    urgent: Record<string, number>;
+    sync: { lineBytesReceived: number };
+  };
   console.log(
     `urgent removal at ${values.budget} (burst ${values.burst}) behind >= ${(BACKLOG / 1024).toFixed(0)} KiB: ` +
       `p50 ${quantile(times, 0.5).toFixed(0)} ms, p99 ${quantile(times, 0.99).toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms over ${TRIES}; ` +
       `largest 5 s window ${(worst / 1024).toFixed(1)} KiB against budget x 5 s + burst = ${(allowed / 1024).toFixed(1)} KiB (${((worst / allowed) * 100).toFixed(0)}%); ` +
       `agent urgent ${JSON.stringify(s.urgent)}`,
+  );
+  const summary = (await api.region(REGION)).body as { bytesSent: number; line: { coalescedRounds: number } };
+  console.log(
+    `hub --coalesce-after ${COALESCE_AFTER}: ${summary.bytesSent} B published for ${REGION}, ` +
+      `${summary.line.coalescedRounds} publication rounds coalesced, agent line ${s.sync.lineBytesReceived} B`,
   );
   await client.close();
   if (process.env.BENCH_DEBUG) {

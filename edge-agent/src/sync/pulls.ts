@@ -19,6 +19,11 @@ import type { SyncCounters } from './types.js';
 
 /** Smallest pull worth a round trip: about one small delta with its headers. */
 export const MIN_PULL_BYTES = 1024;
+/**
+ * Largest pull, in seconds of budget: what an urgent message may find on the wire ahead of it.
+ * Half a second keeps a line with a round trip up to that long at its budget.
+ */
+export const PULL_SLICE_SECONDS = 0.5;
 
 export interface PullPacerDeps {
   /** Line bytes received since the previous poll (see `createLineCounter`). */
@@ -122,7 +127,11 @@ class Pacer implements PullPacer {
       // debt before the next pull. The bucket grows to fit it once it is seen.
       return { options: { max_messages: 1, expires }, bytes: 0 };
     }
-    const tokens = Math.max(0, this.bucket.available());
+    // Everything a pull lets in is on the wire at once, ahead of an urgent message that shares
+    // the connection: a full bucket goes out in slices of PULL_SLICE_SECONDS of budget (or the
+    // room the next message needs, if that is more), not in one burst.
+    const slice = Math.max(this.minPull, budget.bytesPerSecond * PULL_SLICE_SECONDS);
+    const tokens = Math.min(Math.max(0, this.bucket.available()), slice);
     const bytes = Math.max(1, pullBytesFor(tokens));
     this.reserved = tokens;
     this.bucket.take(tokens);

@@ -240,6 +240,16 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
             drainSeconds: { type: ['number', 'null'] },
             compressionRatio: { type: ['number', 'null'] },
             transfer: { type: ['object', 'null'], additionalProperties: true },
+            holdingSince: {
+              type: ['string', 'null'],
+              description:
+                'Since when the hub holds intermediate states while the queue drains (coalescing under throttle); null when it does not',
+            },
+            coalescedRounds: {
+              type: 'integer',
+              description:
+                'Publication rounds merged into a later one while the line was behind, since the hub started',
+            },
           },
         },
         lastError: { type: ['string', 'null'] },

@@ -26,6 +26,12 @@ export interface RegionLine {
   compressionRatio: number | null;
   /** A chunked payload the agent is receiving: chunks on its disk so far, of how many. */
   transfer: { toVersion: number; chunks: number; count: number } | null;
+  /**
+   * Coalescing under throttle: since when the hub holds the region's intermediate states while
+   * its queue drains (null when it does not), and how many publication rounds were merged so.
+   */
+  holdingSince: string | null;
+  coalescedRounds: number;
 }
 
 /** What `GET /v1/regions/{region}` shows: desired against applied, and how the line is doing. */
@@ -130,6 +136,7 @@ function lineOf(
   const fromAgent = report?.budgetBytesPerSecond !== undefined;
   const budget = fromAgent ? report!.budgetBytesPerSecond! : regionBudget;
   const queuedBytes = deps.metrics.line.queuedBytes(region, report?.streamSeq);
+  const stats = deps.engine.stats(region);
   const totals = deps.metrics.line.totals(region);
   return {
     budgetBytesPerSecond: budget,
@@ -144,6 +151,8 @@ function lineOf(
     compressionRatio:
       totals.payloadBytes > 0 ? Math.round((totals.rawBytes / totals.payloadBytes) * 100) / 100 : null,
     transfer: report?.spool ?? null,
+    holdingSince: stats?.holdingSince?.toISOString() ?? null,
+    coalescedRounds: stats?.coalescedRounds ?? 0,
   };
 }
 
@@ -158,5 +167,6 @@ function lineFigures(s: RegionSummary): RegionLineFigures {
     queuedBytes: s.line.queuedBytes,
     drainSeconds: s.line.drainSeconds,
     compressionRatio: s.line.compressionRatio,
+    holding: s.line.holdingSince !== null,
   };
 }

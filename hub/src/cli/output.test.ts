@@ -168,6 +168,8 @@ describe('cli output', () => {
         drainSeconds: 24,
         compressionRatio: 10.94,
         transfer: null,
+        holdingSince: null,
+        coalescedRounds: 0,
       },
       lastError: 'line\nbroken',
     };

@@ -17,6 +17,8 @@ export interface RegionLineFigures {
   queuedBytes: number;
   drainSeconds: number | null;
   compressionRatio: number | null;
+  /** The hub holds the region's intermediate states while its queue drains. */
+  holding: boolean;
 }
 
 /** The hub's Prometheus metrics, on a registry of their own (no global state between tests). */
@@ -93,6 +95,11 @@ export function createHubMetrics(): HubMetrics {
     'fedmesh_hub_region_drain_seconds',
     'Time the region budget needs to carry the queued bytes',
     (f) => f.drainSeconds,
+  );
+  regionGauge(
+    'fedmesh_hub_region_holding',
+    '1 while the hub holds the region intermediate states until its queue drains (coalescing under throttle)',
+    (f) => (f.holding ? 1 : 0),
   );
   regionGauge(
     'fedmesh_hub_sync_compression_ratio',

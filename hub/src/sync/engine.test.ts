@@ -1,5 +1,6 @@
 import {
   API_VERSION,
+  CatchUpReason,
   createLogger,
   ErrorCode,
   FedmeshError,
@@ -235,4 +236,103 @@ describe('sync engine', () => {
     expect(waits).toHaveLength(11);
     expect(waits.at(-1)!, 'the retry counts in its wait').toBeGreaterThanOrEqual(35);
   }, 60_000);
+
+  it('engine - holds a region whose line is behind and sends only its latest state once the queue drains', async () => {
+    const logger = createLogger({ name: 'engine-test', level: 'silent' });
+    const store = createMemoryConfigStore();
+    const stream = fakeStream();
+    let drainMs: number | undefined = 10_000;
+    const engine = createSyncEngine({
+      store,
+      publisher: stream.publisher,
+      logger,
+      lineDrainMs: (region) => (region === 'eu-west' ? drainMs : 0),
+      options: { debounceMs: 5, maxWaitMs: 30, chunkSize: 64 * 1024, retryMs: 50, coalesceAfterMs: 3000 },
+    });
+    const config = new Map<string, Resource>();
+    const put = async (r: Resource) => {
+      await store.put(r);
+      config.set(`${r.kind}/${r.metadata.namespace ?? '_'}/${r.metadata.name}`, r);
+    };
+    for (const r of sampleMesh()) await put(r);
+    await engine.start();
+    const before = stream.published('eu-west').length;
+    const usEastBefore = stream.published('us-east').length;
+    for (let i = 0; i < 30; i++) {
+      await put(i % 2 ? endpoints(i) : paymentsUsEast(1 + (i % 5)));
+      await sleep(12);
+    }
+    await sleep(100);
+    await engine.flush();
+    expect(stream.published('eu-west').length, 'nothing goes to a region while its queue drains').toBe(
+      before,
+    );
+    expect(stream.published('us-east').length, 'other regions keep every state').toBeGreaterThan(
+      usEastBefore + 5,
+    );
+    const held = engine.stats('eu-west')!;
+    expect(held.holdingSince).toBeInstanceOf(Date);
+    expect(held.coalescedRounds).toBeGreaterThan(5);
+    expect(engine.view('eu-west')!.hash, 'the desired view moves on').toBe(
+      viewHash(scopeRegion('eu-west', [...config.values()])),
+    );
+
+    drainMs = 500; // the agent caught up
+    await waitUntil(() => stream.published('eu-west').length > before);
+    await engine.flush();
+    const sent = stream.published('eu-west').slice(before);
+    expect(sent, 'one delta, to the latest view').toEqual([
+      {
+        version: engine.view('eu-west')!.version,
+        hash: viewHash(scopeRegion('eu-west', [...config.values()])),
+      },
+    ]);
+    expect(stream.faults('eu-west')).toMatchObject({ breaks: 0, versionsWithTwoViews: 0 });
+    expect(engine.stats('eu-west')!.holdingSince).toBeUndefined();
+
+    // An agent whose drain is unknown (silent, or no budget) is never held.
+    drainMs = undefined;
+    await put(endpoints(99));
+    await sleep(50);
+    await engine.flush();
+    expect(stream.published('eu-west').length).toBe(before + 2);
+    await engine.stop();
+  }, 60_000);
+
+  it('engine - a catch-up request publishes a held region at once', async () => {
+    const logger = createLogger({ name: 'engine-test', level: 'silent' });
+    const store = createMemoryConfigStore();
+    const stream = fakeStream();
+    const engine = createSyncEngine({
+      store,
+      publisher: stream.publisher,
+      logger,
+      lineDrainMs: () => 60_000,
+      options: { debounceMs: 5, maxWaitMs: 30, chunkSize: 64 * 1024, retryMs: 50, coalesceAfterMs: 3000 },
+    });
+    for (const r of sampleMesh()) await store.put(r);
+    await engine.start();
+    const start = engine.view('eu-west')!;
+    for (let i = 0; i < 5; i++) await store.put(endpoints(i));
+    await sleep(100);
+    await engine.flush();
+    expect(stream.published('eu-west').at(-1)!.version).toBe(start.version);
+    const reply = await engine.catchUp('eu-west', {
+      have: start.version,
+      hash: start.hash,
+      reason: CatchUpReason.Rejected,
+    });
+    const now = engine.view('eu-west')!;
+    expect(reply).toMatchObject({ version: now.version, hash: now.hash });
+    expect(stream.published('eu-west').at(-1)).toEqual({ version: now.version, hash: now.hash });
+    await engine.stop();
+  }, 60_000);
 });
+
+async function waitUntil(ok: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}

@@ -17,6 +17,7 @@ import { createKeyChangeIndex, type KeyChangeIndex, planCatchUp } from './catch-
 import { ChainAttempt } from './chain.js';
 import { behindStream, type ChainWriter, type CurrentView, createChainWriter } from './chain-writer.js';
 import type { EncodeOptions } from './encoder.js';
+import { createLineHold, type LineHold } from './hold.js';
 import { previewRegion } from './preview.js';
 import { newRegionState, type RegionState, recordFailure, stageChanges } from './region-state.js';
 import { createPublishSchedule, type PublishSchedule } from './schedule.js';
@@ -55,6 +56,8 @@ class Engine implements SyncEngine {
   private readonly onChangesPublished: SyncEngineDeps['onChangesPublished'];
   /** Which keys changed at which version, per region: what a coalesced catch-up delta needs. */
   private readonly changes: KeyChangeIndex = createKeyChangeIndex();
+  /** Coalescing under throttle: which regions' changes wait for their line to drain. */
+  private readonly hold: LineHold;
 
   constructor(deps: SyncEngineDeps) {
     this.log = deps.logger.child({ component: 'sync' });
@@ -62,6 +65,17 @@ class Engine implements SyncEngine {
     this.replayBytes = deps.replayBytes ?? (() => undefined);
     this.maxReplayMessages = deps.options.maxReplayMessages ?? 500;
     this.urgentLane = deps.urgentLane;
+    this.hold = createLineHold({
+      coalesceAfterMs: deps.options.coalesceAfterMs ?? 0,
+      lineDrainMs: deps.lineDrainMs ?? (() => undefined),
+      log: this.log,
+      publish: () => {
+        this.dirty = true;
+        this.enqueue(() => this.publishChanges()).catch((err) =>
+          this.log.error({ err }, 'publication of held changes failed'),
+        );
+      },
+    });
     const { chunkSize, compressionLevel: level, keyframeEvery = 1000 } = deps.options;
     this.encoding = { chunkSize, ...(level === undefined ? {} : { level }) };
     this.writer = createChainWriter({
@@ -99,6 +113,7 @@ class Engine implements SyncEngine {
 
   async stop(): Promise<void> {
     this.schedule.stop();
+    this.hold.stop();
     const watching = this.cache.stop();
     await this.queue.catch(() => undefined);
     await watching;
@@ -192,7 +207,8 @@ class Engine implements SyncEngine {
     req: CatchUpRequest & { reason: NonNullable<CatchUpRequest['reason']> },
   ): Promise<CatchUpReply> {
     return this.enqueue(async () => {
-      await this.publishChanges();
+      // An agent asking is the moment a held region's latest state goes out: it is what it needs.
+      await this.publishChanges(region);
       const st = this.states.get(region);
       if (!st) throw new FedmeshError(ErrorCode.NotFound, `region ${region} is not defined`);
       await this.writer.readHead(region, st);
@@ -251,8 +267,9 @@ class Engine implements SyncEngine {
     }
   }
 
-  private async publishChanges(): Promise<void> {
-    if (!this.dirty) return;
+  /** Publishes what is pending; `force` names a region published even while its line drains. */
+  private async publishChanges(force?: string): Promise<void> {
+    if (!this.dirty && force === undefined) return;
     this.dirty = false;
     const changed = this.scoper.flush();
     // Changes keep arriving while this round awaits the stream; they are in the scoper but not
@@ -280,9 +297,14 @@ class Engine implements SyncEngine {
       }
       stageChanges(st, changes);
     }
+    let holding = false;
     for (const [region, st] of this.states) {
       if (!st.base) continue; // nothing pending
       st.version = version; // the pending view as of everything the flush processed
+      if (region !== force && this.hold.holds(region, st, changed.has(region))) {
+        holding = true;
+        continue;
+      }
       const keys = [...st.pending.keys()];
       const ok = await this.safely(region, st, async () => {
         if (!st.stats.head) await this.writer.readHead(region, st);
@@ -292,8 +314,10 @@ class Engine implements SyncEngine {
       // On the stream (published, or adopted from another replica) as of `st.version`.
       else if (!st.base) this.changes.record(region, keys, st.version);
     }
+    if (holding) this.hold.recheckSoon();
     // A change is published when every region it reached has it on the stream; after a failure
-    // its wait goes on into the retry.
+    // its wait goes on into the retry. A held region is not the hub's wait but its line's: the
+    // change counts as published by the others.
     if (failed) this.arrivals = arrivals.concat(this.arrivals);
     else if (arrivals.length > 0) {
       const now = performance.now();

@@ -21,7 +21,14 @@ export interface RegionState {
 export function newRegionState(version: number): RegionState {
   return {
     version,
-    stats: { bytesSent: 0, messagesSent: 0, snapshotsSent: 0, deltasSent: 0, rawBytes: 0 },
+    stats: {
+      bytesSent: 0,
+      messagesSent: 0,
+      snapshotsSent: 0,
+      deltasSent: 0,
+      rawBytes: 0,
+      coalescedRounds: 0,
+    },
     codec: negotiateCodec(undefined),
     deltasSinceSnapshot: 0,
     pending: new Map(),
@@ -46,6 +53,7 @@ export function stageChanges(st: RegionState, changes: RegionChanges): void {
 export function settle(st: RegionState): void {
   st.pending.clear();
   delete st.base;
+  delete st.stats.holdingSince;
 }
 
 export function setHead(st: RegionState, head: StreamHead | undefined): void {

@@ -31,6 +31,12 @@ export interface SyncEngineOptions {
   keyframeEvery?: number;
   /** When the size of a backlog is not known: longest one a catch-up replays rather than replaces. */
   maxReplayMessages?: number;
+  /**
+   * Coalescing under throttle: while a region's queue would take longer than this to drain at
+   * its budget, its intermediate states are held back and the latest goes once the queue is
+   * shorter. 0 or absent publishes every state.
+   */
+  coalesceAfterMs?: number;
 }
 
 export interface RegionSyncStats {
@@ -45,6 +51,10 @@ export interface RegionSyncStats {
   lastError?: string;
   /** Stream head: what the region's chain says, as last published or read. */
   head?: StreamHead;
+  /** Since when the region's changes are held back while its queue drains (coalescing). */
+  holdingSince?: Date;
+  /** Publication rounds whose states were superseded before they went out, since the hub started. */
+  coalescedRounds: number;
 }
 
 export interface SyncEngine {
@@ -128,4 +138,9 @@ export interface SyncEngineDeps {
   replayBytes?: (region: string, after: number) => number | undefined;
   /** Sends urgent changes ahead of a region's backlog (hub/src/sync/urgent.ts). */
   urgentLane?: UrgentLane;
+  /**
+   * How long the region's queued bytes take to drain at its budget (ms), as its agent last
+   * reported; undefined when not known (no budget, or the agent is silent), which never holds.
+   */
+  lineDrainMs?: (region: string) => number | undefined;
 }
