@@ -306,20 +306,19 @@ class Client implements SyncClient {
       this.log.warn({ err: (err as Error).message }, 'urgent message rejected');
       return;
     }
-    try {
-      const held = this.intake.state().view;
-      if (await this.overlay!.accept(msg, held)) {
-        this.log.info(
-          { toVersion: msg.toVersion, keys: Object.keys(msg.entries).length },
-          'urgent change served ahead of the chain',
-        );
-        this.throttle.serve(held, true);
-      }
-    } catch (err) {
+    const held = this.intake.state().view;
+    if (!this.overlay!.accept(msg, held)) return;
+    // Served first, persisted after: the chain behind it is the backup, and an fsync under a
+    // busy journal is what the urgent lane must not wait for.
+    this.throttle.serve(held, true);
+    this.log.info(
+      { toVersion: msg.toVersion, keys: Object.keys(msg.entries).length },
+      'urgent change served ahead of the chain',
+    );
+    await this.overlay!.written().catch((err) =>
       // Served from memory all the same; a restart before the next write loses it to the chain.
-      this.log.warn({ err: (err as Error).message }, 'cannot persist the urgent overlay');
-      this.throttle.serve(this.intake.state().view, true);
-    }
+      this.log.warn({ err: (err as Error).message }, 'cannot persist the urgent overlay'),
+    );
   }
 
   /** Counts a message on the line; returns the tokens a pull needs to let one like it in. */

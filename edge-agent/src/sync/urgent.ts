@@ -6,14 +6,9 @@
  * chain does not confirm within a TTL is dropped too, so a message nobody vouches for (before
  * signed sync) cannot pin a region.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import {
-  canonicalJson,
-  type RegionView,
-  type UrgentMessage,
-  type ViewResource,
-  viewHash,
-} from '@fedmesh/shared';
+import { canonicalJson, type RegionView, type UrgentMessage, type ViewResource } from '@fedmesh/shared';
 import { writeFileDurably } from '../state/durable-file.js';
 
 /** Longest an urgent entry is served without the chain confirming it. */
@@ -38,13 +33,19 @@ export interface UrgentCounters {
 export interface UrgentOverlay {
   /** Picks up what a previous run persisted. */
   load(): Promise<void>;
-  /** Takes a verified message's entries that are newer than `held`; true when anything changed. */
-  accept(msg: UrgentMessage, held: RegionView): Promise<boolean>;
+  /**
+   * Takes a verified message's entries that are newer than `held`, at once (so they can be served
+   * before the disk has them), and starts writing the overlay; true when anything changed.
+   */
+  accept(msg: UrgentMessage, held: RegionView): boolean;
+  /** Resolves when the overlay as it is now is on disk (rejects when that write failed). */
+  written(): Promise<void>;
   /** The chain now holds `held`: settles the entries at or below its version, drops expired ones. */
   settle(held: RegionView): Promise<boolean>;
   /**
-   * What the proxies get: `held` with the overlay on top, under the hash of what is served (so
-   * the xDS server sees a change between two versions of the chain); `held` itself without one.
+   * What the proxies get: `held` with the overlay on top, under a hash of the held view's hash
+   * and the overlay (so the xDS server sees a change between two versions of the chain; it is
+   * not a view hash: nothing is verified against it); `held` itself without one.
    */
   compose(held: RegionView): RegionView;
   size(): number;
@@ -54,14 +55,22 @@ export interface UrgentOverlay {
 export function createUrgentOverlay(dir: string, now: () => number = Date.now): UrgentOverlay {
   let entries = new Map<string, Entry>();
   const counters: UrgentCounters = { received: 0, confirmed: 0, dropped: 0, expired: 0 };
-  // One write at a time, each of the overlay as it is when it starts: an accept and a settle
-  // can overlap, and two writes of one file through one temp name would trip over each other.
-  let writing: Promise<void> = Promise.resolve();
-  const persist = () => {
-    writing = writing
-      .catch(() => undefined)
-      .then(() => writeFileDurably(dir, FILE, JSON.stringify(Object.fromEntries(entries))));
-    return writing;
+  // One write at a time (two writes of one file through one temp name would trip over each
+  // other), each of the overlay as it is when it starts; changes made while one is in flight
+  // share the one queued after it, so a run of urgent messages costs two writes, not one each.
+  let inFlight: Promise<void> = Promise.resolve();
+  let queued: Promise<void> | undefined;
+  const persist = (): Promise<void> => {
+    if (!queued) {
+      queued = inFlight
+        .catch(() => undefined)
+        .then(() => {
+          queued = undefined;
+          return writeFileDurably(dir, FILE, JSON.stringify(Object.fromEntries(entries)));
+        });
+      inFlight = queued;
+    }
+    return queued;
   };
   return {
     async load() {
@@ -76,7 +85,7 @@ export function createUrgentOverlay(dir: string, now: () => number = Date.now): 
         entries = new Map(); // none, or unreadable: the chain alone is what is served
       }
     },
-    async accept(msg, held) {
+    accept(msg, held) {
       if (msg.toVersion <= held.version) return false; // the chain already has it, or newer
       const at = now();
       for (const [key, value] of Object.entries(msg.entries)) {
@@ -85,9 +94,10 @@ export function createUrgentOverlay(dir: string, now: () => number = Date.now): 
         entries.set(key, { value, version: msg.toVersion, at });
       }
       counters.received++;
-      await persist();
+      persist().catch(() => undefined); // reported through written()
       return true;
     },
+    written: () => inFlight,
     async settle(held) {
       let changed = false;
       const t = now();
@@ -108,12 +118,15 @@ export function createUrgentOverlay(dir: string, now: () => number = Date.now): 
       const live = [...entries].filter(([, e]) => e.version > held.version);
       if (live.length === 0) return held;
       const resources = { ...held.resources };
-      for (const [key, e] of live) {
+      const digest = createHash('sha256').update(held.hash);
+      for (const [key, e] of live.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
         if (e.value === null) delete resources[key];
         else resources[key] = e.value;
+        digest.update(`\n${key}\n${canonicalJson(e.value)}`);
       }
-      // O(view), but only while an overlay is served: urgent messages are few by construction.
-      return { ...held, resources, hash: viewHash(resources) };
+      // Costs the overlay, not the view: a view hash of a large view is tens of milliseconds
+      // on every serve while the overlay lasts, and the urgent lane exists to be quick.
+      return { ...held, resources, hash: `overlay-${digest.digest('hex')}` };
     },
     size: () => entries.size,
     counters: () => counters,
