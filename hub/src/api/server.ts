@@ -1,11 +1,11 @@
-import { ErrorCode, FedmeshError, type Logger } from '@fedmesh/shared';
+import type { Duplex } from 'node:stream';
+import { ErrorCode, type Logger } from '@fedmesh/shared';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
   LogController,
 } from 'fastify';
-import { parseAllDocuments } from 'yaml';
 import type { AuditLog } from '../audit/index.js';
 import type { HubMetrics } from '../metrics/index.js';
 import type { StatusIntake } from '../regions/status.js';
@@ -14,6 +14,7 @@ import type { SyncEngine } from '../sync/index.js';
 import { registerApplyRoute } from './apply.js';
 import { type AuthConfig, registerAuth } from './auth.js';
 import { registerChangeRoutes } from './changes.js';
+import { checkDepth, parseYamlBody } from './documents.js';
 import { toHttpError } from './errors.js';
 import { buildOpenApi } from './openapi.js';
 import { registerPreviewRoute } from './preview.js';
@@ -49,6 +50,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     return503OnClosing: true,
     // Names are DNS labels and kinds are short: a long URL is an attack or a mistake.
     routerOptions: { maxParamLength: 512 },
+    // Requests Node's HTTP parser refuses (bytes a request line may not hold, headers over the
+    // limit) never reach Fastify; they get our error body too, not a framework's.
+    clientErrorHandler: (err, socket) => writeClientError(err as NodeJS.ErrnoException, socket),
     // Errors Fastify raises before routing (a URL that does not decode) get the same body as ours.
     frameworkErrors: (err, _req, reply) => {
       const { status, body } = toHttpError(err);
@@ -68,24 +72,24 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     if (body === '' && req.method !== 'PUT' && req.method !== 'POST') done(null, undefined);
-    else json(req, body as string, done);
+    else
+      json(req, body as string, (err, value) => {
+        if (err) return done(err, undefined);
+        try {
+          checkDepth(value, 'the JSON document');
+          done(null, value);
+        } catch (e) {
+          done(e as Error, undefined);
+        }
+      });
   });
 
   // YAML bodies arrive as one document or many; routes see plain values either way.
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => {
     try {
-      // The yaml library caps alias expansion (billion laughs) when converting to JS values.
-      const docs = parseAllDocuments(body as string);
-      const all = Array.isArray(docs) ? docs : [docs];
-      const errors = all.flatMap((d) => ('errors' in d ? d.errors : []));
-      if (errors.length > 0) {
-        done(new FedmeshError(ErrorCode.Invalid, `malformed YAML: ${errors[0]!.message}`), undefined);
-        return;
-      }
-      const values = all.map((d) => d.toJSON()).filter((v) => v !== null && v !== undefined);
-      done(null, values.length === 1 ? values[0] : values);
+      done(null, parseYamlBody(body as string));
     } catch (err) {
-      done(new FedmeshError(ErrorCode.Invalid, `malformed YAML: ${(err as Error).message}`), undefined);
+      done(err as Error, undefined);
     }
   });
 
@@ -130,6 +134,26 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     registerPreviewRoute(v1, deps);
   });
   return app;
+}
+
+/** A raw HTTP answer to a request the parser refused, then the socket closes. */
+function writeClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : err.code === 'HPE_REQUEST_TIMEOUT' ? 408 : 400;
+  const message = tooLarge
+    ? 'request headers are too large'
+    : status === 408
+      ? 'the request did not arrive in time'
+      : `malformed HTTP request (${err.code ?? 'unreadable'}): a request line and headers hold ASCII only`;
+  const body = JSON.stringify({ error: { code: ErrorCode.Invalid, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
+      `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function truncate(s: string): string {

@@ -126,6 +126,21 @@ describe('model - parseManifest', () => {
     ['a bad link budget', 'Region', (m) => (m.spec.link.budget = '2Mbit'), 'spec.link.budget', /\/s/],
     ['a zero link budget', 'Region', (m) => (m.spec.link.budget = 0), 'spec.link.budget', /greater than 0/],
     ['a link budget of the wrong type', 'Region', (m) => (m.spec.link.budget = true), 'spec.link.budget'],
+    [
+      'a link budget of 1e308',
+      'Region',
+      (m) => (m.spec.link.budget = 1e308),
+      'spec.link.budget',
+      /at most 100Gbit\/s/,
+    ],
+    [
+      'a link budget over 100 Gbit/s',
+      'Region',
+      (m) => (m.spec.link.budget = '101Gbit/s'),
+      'spec.link.budget',
+      /at most/,
+    ],
+    ['a burst over 1 TiB', 'Region', (m) => (m.spec.link.burst = '2TiB'), 'spec.link.burst', /at most 1TiB/],
     ['a bad burst', 'Region', (m) => (m.spec.link.burst = '1MiB/s'), 'spec.link.burst'],
     [
       'a bad gateway address',

@@ -79,45 +79,54 @@ export const Address = z
 export const ShortText = z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters');
 
 /** Runs a quantity parser and turns its exception into a zod issue with the parser's message. */
-function quantityCheck<T>(parse: (v: T) => number, min: number) {
+function quantityCheck<T>(parse: (v: T) => number, min: number, max: { value: number; text: string }) {
   return (v: T, ctx: z.RefinementCtx) => {
     try {
       const n = parse(v);
       if (n < min)
         ctx.addIssue({ code: 'custom', message: min > 0 ? 'must be greater than 0' : `must be >= ${min}` });
+      else if (n > max.value) ctx.addIssue({ code: 'custom', message: `must be at most ${max.text}` });
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
     }
   };
 }
 
+/**
+ * Upper bounds: beyond them a value is a typo or an attack, and arithmetic on it (a budget of
+ * 1e308 bytes/s times a window) stops meaning anything.
+ */
+export const MAX_BYTE_RATE = { value: 100e9 / 8, text: '100Gbit/s (12500000000 bytes/s)' };
+export const MAX_BYTE_SIZE = { value: 2 ** 40, text: '1TiB' };
+export const MAX_DURATION = { value: 30 * 24 * 3600_000, text: '720h (30 days)' };
+
 /** Bytes per second: a number or a string like `256KiB/s`, `2Mbit/s`. Kept as written. */
 export const ByteRate = z
   .union([z.number(), z.string()], {
     error: 'expected a byte rate such as "256KiB/s" or a number of bytes/s',
   })
-  .superRefine(quantityCheck(parseByteRate, Number.MIN_VALUE))
+  .superRefine(quantityCheck(parseByteRate, Number.MIN_VALUE, MAX_BYTE_RATE))
   .describe('bytes per second: a number or a string such as "256KiB/s", "2Mbit/s", "100KB/s"');
 export type ByteRate = string | number;
 
 /** Bytes: a number or a string like `64KiB`, `1MB`. Kept as written. */
 export const ByteSize = z
   .union([z.number(), z.string()], { error: 'expected a byte size such as "64KiB" or a number of bytes' })
-  .superRefine(quantityCheck(parseByteSize, 1))
+  .superRefine(quantityCheck(parseByteSize, 1, MAX_BYTE_SIZE))
   .describe('bytes: a number or a string such as "64KiB", "1MB"');
 export type ByteSize = string | number;
 
 /** A duration string like `100ms`, `2s`, `1m30s`. Kept as written. */
 export const Duration = z
   .string('expected a duration string such as "2s"')
-  .superRefine(quantityCheck(parseDuration, 0))
+  .superRefine(quantityCheck(parseDuration, 0, MAX_DURATION))
   .describe('a duration such as "100ms", "2s", "1m30s", "1h"');
 export type Duration = string;
 
 /** Durations that Envoy rejects at zero (intervals, ejection times). */
 export const PositiveDuration = z
   .string('expected a duration string such as "2s"')
-  .superRefine(quantityCheck(parseDuration, Number.MIN_VALUE))
+  .superRefine(quantityCheck(parseDuration, Number.MIN_VALUE, MAX_DURATION))
   .describe('a duration greater than zero such as "10s"');
 
 /** Adds an issue at `[i, ...field]` for each element whose key was already seen. */
