@@ -1,15 +1,16 @@
 import { canonicalJson } from './canonical.js';
-import { BUCKETS, bucketDigest, bucketOf, compareKeys, entryDigest, rootOf } from './hash.js';
+import { BUCKETS, bucketDigestOfStrings, bucketOf, compareKeys, entryDigestString, rootOf } from './hash.js';
 import type { ViewResource } from './types.js';
 
 // An entry's digest, computed once per resource object: resources are immutable once stored (a
 // change arrives as a new object), so the cache never goes stale, and every region view holding
 // the same object shares its one 32-byte digest instead of keeping an encoding of its own.
-const digestCache = new WeakMap<object, { key: string; digest: Buffer }>();
-function digestOf(key: string, value: ViewResource): Buffer {
+// Digests are latin1 strings, not Buffers: see `entryDigestString`.
+const digestCache = new WeakMap<object, { key: string; digest: string }>();
+function digestOf(key: string, value: ViewResource): string {
   const cached = digestCache.get(value);
   if (cached && cached.key === key) return cached.digest;
-  const digest = entryDigest(key, value);
+  const digest = entryDigestString(key, value);
   digestCache.set(value, { key, digest });
   return digest;
 }
@@ -27,7 +28,7 @@ interface Bucket {
  * re-hashes the marked buckets and the 8 KiB root input. O(1) in the size of the view.
  */
 export class ViewState {
-  private readonly entries = new Map<string, { value: ViewResource; digest: Buffer }>();
+  private readonly entries = new Map<string, { value: ViewResource; digest: string }>();
   private readonly buckets: Bucket[] = Array.from({ length: BUCKETS }, () => ({
     keys: [],
     digest: undefined,
@@ -63,7 +64,7 @@ export class ViewState {
   hash(): string {
     if (this.cachedHash === undefined) {
       const digests = this.buckets.map((b) => {
-        b.digest ??= bucketDigest(b.keys.map((k) => this.entries.get(k)!.digest));
+        b.digest ??= bucketDigestOfStrings(b.keys.map((k) => this.entries.get(k)!.digest));
         return b.digest;
       });
       this.cachedHash = rootOf(digests);
