@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { type NatsServerHandle, printLogsOnFailure, startNatsServer } from '../s
 
 const ADMIN = 'ops-admin-token-0123456789';
 const READER = 'dashboard-token-0123456789';
+/** Stored in the tokens file only as its SHA-256. */
+const HASHED = 'ci-pipeline-token-0123456789';
 
 let nats: NatsServerHandle;
 let hub: RunningHub;
@@ -20,7 +23,8 @@ beforeAll(async () => {
   tokensFile = join(dir, 'tokens.yaml');
   writeFileSync(
     tokensFile,
-    `tokens:\n  - {token: ${ADMIN}, role: admin, name: ops}\n  - {token: ${READER}, role: read-only}\n`,
+    `tokens:\n  - {token: ${ADMIN}, role: admin, name: ops}\n  - {token: ${READER}, role: read-only}\n` +
+      `  - {sha256: ${createHash('sha256').update(HASHED).digest('hex').toUpperCase()}, role: admin, name: ci}\n`,
   );
   nats = await startNatsServer();
   hub = await startTestHub(nats.url, { tokensFile });
@@ -119,5 +123,16 @@ describe('real hub on a real nats-server', () => {
     const denied = await hubClient(hub.url, READER).put('Service', 'shop', 'x', service('x'));
     expect(denied.status).toBe(403);
     expect(denied.body.error.message).toMatch(/^token "token-[0-9a-f]{8}" is read-only$/);
+  });
+
+  it('api - a token stored as its SHA-256 authenticates; the hash itself, or a near miss, does not', async () => {
+    const put = (token: string) =>
+      hubClient(hub.url, token).put('Service', 'shop', 'hashed', service('hashed'));
+    expect((await put(HASHED)).status).toBeLessThan(300);
+    expect((await put(createHash('sha256').update(HASHED).digest('hex'))).status).toBe(401);
+    expect((await put(`${HASHED}x`)).status).toBe(401);
+    expect((await put(HASHED.slice(0, -1))).status).toBe(401);
+    const changes = (await hubClient(hub.url, READER).call('GET', '/v1/changes?limit=1000')).body.items;
+    expect(changes.at(-1)).toMatchObject({ actor: 'ci', name: 'hashed' });
   });
 });

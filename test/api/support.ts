@@ -6,7 +6,7 @@ import {
   type SyncPublisher,
 } from '@fedmesh/hub';
 import type { FastifyInstance } from 'fastify';
-import type { Principal } from '../../hub/src/api/auth.js';
+import { type Principal, tokenDigest } from '../../hub/src/api/auth.js';
 import { buildServer } from '../../hub/src/api/server.js';
 import type { AuditLog } from '../../hub/src/audit/index.js';
 import { createMemoryAuditLog } from '../../hub/src/audit/index.js';
@@ -17,8 +17,8 @@ import { testLogger } from '../support/fedmesh.js';
 export const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 export const READER_TOKEN = 'reader-token-0123456789abcdef';
 export const TOKENS: ReadonlyMap<string, Principal> = new Map([
-  [ADMIN_TOKEN, { name: 'alice', role: 'admin' }],
-  [READER_TOKEN, { name: 'bob', role: 'read-only' }],
+  [tokenDigest(ADMIN_TOKEN), { name: 'alice', role: 'admin' }],
+  [tokenDigest(READER_TOKEN), { name: 'bob', role: 'read-only' }],
 ]);
 
 export interface TestApi {

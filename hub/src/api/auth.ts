@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, FedmeshError } from '@fedmesh/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
@@ -12,8 +12,16 @@ export interface Principal {
 }
 
 export interface AuthConfig {
-  /** token → principal; empty means authentication is off (a warning is logged at start). */
+  /**
+   * SHA-256 of each token (`tokenDigest`, lowercase hex) → principal; empty means
+   * authentication is off (a warning is logged at start). The hub never keeps a token itself.
+   */
   tokens: ReadonlyMap<string, Principal>;
+}
+
+/** What the hub keeps of a token, and what a tokens file may hold instead of it (`sha256:`). */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }
 
 /** The actor of requests made while authentication is off. */
@@ -57,13 +65,16 @@ function isReadOnlyPost(req: FastifyRequest): boolean {
   return values.length === 1 && values[0] === 'true';
 }
 
-/** Constant-time over every configured token, so response time does not leak a prefix match. */
+/**
+ * Constant-time over every configured token: the presented token is hashed first, so every
+ * comparison is of 32 bytes with 32 bytes whatever its length, and every entry is compared, so
+ * response time leaks neither a prefix nor which entry matched.
+ */
 function lookup(tokens: ReadonlyMap<string, Principal>, presented: string): Principal | undefined {
   let found: Principal | undefined;
-  const p = Buffer.from(presented);
-  for (const [token, principal] of tokens) {
-    const t = Buffer.from(token);
-    if (t.length === p.length && timingSafeEqual(t, p)) found = principal;
+  const p = createHash('sha256').update(presented).digest();
+  for (const [digest, principal] of tokens) {
+    if (timingSafeEqual(Buffer.from(digest, 'hex'), p)) found = principal;
   }
   return found;
 }
