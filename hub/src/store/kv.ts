@@ -13,6 +13,7 @@ import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } fro
 import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { headers } from '@nats-io/transport-node';
+import { compactResource } from './compact.js';
 import type { ConfigChange, ConfigStore, ListFilter, StoredResource } from './types.js';
 
 export interface KvConfigStoreOptions {
@@ -221,7 +222,7 @@ function encode(resource: Resource): Uint8Array {
 }
 
 function decode(e: KvEntry): Resource {
-  return e.json<Resource>();
+  return compactResource(e.json<Resource>());
 }
 
 function toChange(e: KvEntry): ConfigChange {
