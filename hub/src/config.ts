@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { FlagTypes, LOG_LEVELS, parseFlags } from '@fedmesh/shared';
 import { z } from 'zod';
-import type { Principal } from './api/auth.js';
+import { type Principal, tokenDigest } from './api/auth.js';
 
 export const HUB_HELP = `fedmesh-hub — the fedmesh hub: admin API, config store, region scoping and sync publication
 
@@ -22,7 +21,8 @@ Options (each also read from the environment variable shown):
   --chunk-size <size>       bytes per sync message                FEDMESH_CHUNK_SIZE    [64KiB]
   --compression-level <n>   brotli quality 0-11 / gzip level 1-9  FEDMESH_COMPRESSION_LEVEL [9]
   --body-limit <size>       largest admin request body (per resource; POST /v1/apply takes 16x)  FEDMESH_BODY_LIMIT [1MiB]
-  --tokens-file <file>      YAML/JSON {tokens: [{token, role: admin|read-only, name?}]}  FEDMESH_TOKENS_FILE
+  --tokens-file <file>      YAML/JSON {tokens: [{token | sha256, role: admin|read-only, name?}]}  FEDMESH_TOKENS_FILE
+                            (sha256: the token's SHA-256 in hex, so the file holds no secret)
                             (name is the actor in the audit log; default token-<sha256 prefix>)
   --audit-max-age <dur>     how long the audit log (stream FEDMESH_AUDIT) keeps entries  FEDMESH_AUDIT_MAX_AGE [2160h]
   --stream-max-age <dur>    sync stream retention by age          FEDMESH_STREAM_MAX_AGE   [24h]
@@ -98,18 +98,30 @@ export function parseHubArgs(argv: string[], env: NodeJS.ProcessEnv): ParsedArgs
 /** Tokens from FEDMESH_ADMIN_TOKEN (named "admin") and the tokens file, token → principal. */
 export function loadTokens(config: HubConfig, parse: (text: string) => unknown): Map<string, Principal> {
   const tokens = new Map<string, Principal>();
-  if (config.adminToken) tokens.set(config.adminToken, { name: 'admin', role: 'admin' });
+  if (config.adminToken) tokens.set(tokenDigest(config.adminToken), { name: 'admin', role: 'admin' });
   if (config.tokensFile) {
     const TokensFile = z.object({
       tokens: z.array(
-        z.object({
-          token: z.string().min(16, 'tokens must be at least 16 characters'),
-          role: z.enum(['admin', 'read-only']),
-          name: z
-            .string()
-            .regex(/^[A-Za-z0-9][-A-Za-z0-9_.@]{0,62}$/, 'names are 1-63 letters, digits, "-", "_", ".", "@"')
-            .optional(),
-        }),
+        z
+          .object({
+            token: z.string().min(16, 'tokens must be at least 16 characters').optional(),
+            sha256: z
+              .string()
+              .regex(/^[0-9a-fA-F]{64}$/, 'must be the SHA-256 of the token, 64 hex digits')
+              .optional(),
+            role: z.enum(['admin', 'read-only']),
+            name: z
+              .string()
+              .regex(
+                /^[A-Za-z0-9][-A-Za-z0-9_.@]{0,62}$/,
+                'names are 1-63 letters, digits, "-", "_", ".", "@"',
+              )
+              .optional(),
+          })
+          .strict()
+          .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), {
+            message: 'give either token or sha256 (the SHA-256 of the token, hex), not both',
+          }),
       ),
     });
     const parsed = TokensFile.safeParse(parse(readFileSync(config.tokensFile, 'utf8')));
@@ -120,9 +132,9 @@ export function loadTokens(config: HubConfig, parse: (text: string) => unknown):
       );
     }
     for (const t of parsed.data.tokens) {
+      const digest = t.sha256?.toLowerCase() ?? tokenDigest(t.token!);
       // Without a name the audit log still tells tokens apart, without revealing them.
-      const name = t.name ?? `token-${createHash('sha256').update(t.token).digest('hex').slice(0, 8)}`;
-      tokens.set(t.token, { name, role: t.role });
+      tokens.set(digest, { name: t.name ?? `token-${digest.slice(0, 8)}`, role: t.role });
     }
   }
   return tokens;
