@@ -5,7 +5,7 @@
 //
 //   npm run demo                      # regions eu-west, us-east, ap-south
 //   FEDMESH_DEMO_REGIONS=a,b npm run demo
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -172,6 +172,17 @@ async function main() {
   start('nats-server', natsBin, ['-c', natsConf]);
   const natsUrl = `nats://127.0.0.1:${natsPort}`;
 
+  // Signed sync, as in production: the hub's key, and its public half for the agents' --trust.
+  const signingKey = join(work, 'hub-signing.pem');
+  const trustFile = join(work, 'hub-signing.pub');
+  const printed = spawnSync(
+    process.execPath,
+    [join(ROOT, 'hub/bin/fedmesh-hub.mjs'), '--signing-key', signingKey, '--print-public-key'],
+    { encoding: 'utf8' },
+  );
+  if (printed.status !== 0) throw new Error(`cannot make the hub signing key: ${printed.stderr}`);
+  writeFileSync(trustFile, printed.stdout);
+
   const [hubPort] = await startListening(
     'hub',
     process.execPath,
@@ -179,6 +190,7 @@ async function main() {
     ([port]) => [
       join(ROOT, 'hub/bin/fedmesh-hub.mjs'),
       ...['--nats', natsUrl, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'],
+      ...['--signing-key', signingKey],
     ],
     ([port]) => `http://127.0.0.1:${port}/healthz`,
     'the hub',
@@ -196,7 +208,7 @@ async function main() {
         join(ROOT, 'edge-agent/bin/fedmesh-agent.mjs'),
         ...['--region', region, '--nats', natsUrl, '--state-dir', join(work, 'agents', region)],
         ...['--xds-listen', `127.0.0.1:${xds}`, '--status-listen', `127.0.0.1:${status}`],
-        ...['--heartbeat', '2s', '--log-level', 'warn'],
+        ...['--heartbeat', '2s', '--log-level', 'warn', '--trust', trustFile],
       ],
       ([, status]) => `http://127.0.0.1:${status}/status`,
       `agent ${region}`,

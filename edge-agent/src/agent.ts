@@ -1,6 +1,13 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connectNats, emptyView, type Logger, type RegionView, settleWithin } from '@fedmesh/shared';
+import {
+  connectNats,
+  emptyView,
+  type KeyAnnouncement,
+  type Logger,
+  type RegionView,
+  settleWithin,
+} from '@fedmesh/shared';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
@@ -9,7 +16,9 @@ import { type AgentState, createFileStateStore } from './state/file-store.js';
 import { buildStatusServer } from './status/http.js';
 import { startStatusUplink } from './status/uplink.js';
 import { createSyncClient, type LineStatus, type SyncClient } from './sync/client.js';
+import { keyAnnouncementReader, readTrustFile } from './sync/keys.js';
 import { registerLineMetrics } from './sync/metrics.js';
+import { createSyncTrust, type TrustStatus } from './sync/trust.js';
 import type { UrgentStatus } from './sync/types.js';
 import { createApplyToPushHistogram, createXdsServer } from './xds/index.js';
 
@@ -46,6 +55,8 @@ export interface AgentStatus {
   };
   /** The urgent lane: entries served ahead of the chain, and what became of them. */
   urgent: UrgentStatus;
+  /** Which hub keys the agent accepts, and why (`--trust`, pinned on first use, or none yet). */
+  trust: TrustStatus;
   /** Budget, utilization, queue and compression of the downlink; null until NATS is reached. */
   line: LineStatus | null;
   xds: { nacks: number; proxies: unknown[] };
@@ -59,6 +70,15 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const log = logger.child({ region: config.region });
   const store = createFileStateStore(config.stateDir);
   const initial = await loadOrReset(store, config, log);
+  // Key announcements are read over NATS once it is connected; until then there are none.
+  let readAnnouncements: () => Promise<KeyAnnouncement[]> = async () => [];
+  const trust = createSyncTrust({
+    stateDir: config.stateDir,
+    ...(config.trust ? { trustFile: { path: config.trust, text: readTrustFile(config.trust) } } : {}),
+    announcements: () => readAnnouncements(),
+    log: log.child({ component: 'trust' }),
+  });
+  await trust.load();
 
   let sync: SyncClient | undefined;
   let nc: NatsConnection | undefined;
@@ -118,6 +138,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         expired: 0,
         rejected: 0,
       },
+      trust: trust.status(),
       line: sync?.line() ?? null,
       xds: { nacks: proxies.reduce((n, p) => n + p.nacks.length, 0), proxies },
     };
@@ -184,12 +205,15 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       }
       nc = conn;
       const domain = config.hubDomain ? { domain: config.hubDomain } : {};
+      const jsm = await jetstreamManager(conn, { ...domain, checkAPI: false });
+      readAnnouncements = keyAnnouncementReader(jsm);
       sync = createSyncClient({
         region: config.region,
         nc: conn,
         js: jetstream(conn, domain),
-        jsm: await jetstreamManager(conn, { ...domain, checkAPI: false }),
+        jsm,
         store,
+        trust,
         logger: log,
         onView: serve,
         onApplied: () => uplinkRef.changed(),

@@ -15,6 +15,8 @@ Options (each also read from the environment variable shown):
   --xds-listen <host:port>  ADS server for node proxies            FEDMESH_XDS_LISTEN    [127.0.0.1:18000]
   --status-listen <host:port> status and metrics HTTP              FEDMESH_STATUS_LISTEN [127.0.0.1:9902]
   --codecs <list>           codecs accepted from the hub           FEDMESH_CODECS        [br,gzip,identity]
+  --trust <file>            PEM public keys of the hub (fedmesh-hub --print-public-key);  FEDMESH_TRUST
+                            without it the first signing key seen is pinned in the state dir
   --budget <rate>           cap on sync bandwidth (may only lower the Region's link.budget)  FEDMESH_BUDGET
   --heartbeat <duration>    status report interval                 FEDMESH_HEARTBEAT     [10s]
   --max-payload <size>      largest decoded sync payload accepted  FEDMESH_MAX_PAYLOAD   [256MiB]
@@ -31,6 +33,7 @@ export const AgentConfigSchema = z.object({
   natsCreds: z.string().optional(),
   hubDomain: z.string().optional(),
   stateDir: z.string().min(1).optional(),
+  trust: z.string().min(1).optional(),
   xdsListen: HostPort.default('127.0.0.1:18000'),
   statusListen: HostPort.default('127.0.0.1:9902'),
   codecs: z
@@ -54,6 +57,7 @@ const FLAGS = {
   'xds-listen': 'FEDMESH_XDS_LISTEN',
   'status-listen': 'FEDMESH_STATUS_LISTEN',
   codecs: 'FEDMESH_CODECS',
+  trust: 'FEDMESH_TRUST',
   budget: 'FEDMESH_BUDGET',
   heartbeat: 'FEDMESH_HEARTBEAT',
   'max-payload': 'FEDMESH_MAX_PAYLOAD',

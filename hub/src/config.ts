@@ -21,6 +21,12 @@ Options (each also read from the environment variable shown):
   --chunk-size <size>       bytes per sync message                FEDMESH_CHUNK_SIZE    [64KiB]
   --compression-level <n>   brotli quality 0-11 / gzip level 1-9  FEDMESH_COMPRESSION_LEVEL [9]
   --body-limit <size>       largest admin request body (per resource; POST /v1/apply takes 16x)  FEDMESH_BODY_LIMIT [1MiB]
+  --signing-key <file>      Ed25519 key (PKCS#8 PEM) that signs   FEDMESH_SIGNING_KEY
+                            every sync message; created (mode 0600) when absent.
+                            Every replica needs the same file.
+  --previous-signing-key <file>  the key it replaces: announces the new key signed by the
+                            old one, so agents rotate without a restart  FEDMESH_PREVIOUS_SIGNING_KEY
+  --print-public-key        print the public key of --signing-key (PEM, for agents' --trust) and exit
   --tokens-file <file>      YAML/JSON {tokens: [{token | sha256, role: admin|read-only, name?}]}  FEDMESH_TOKENS_FILE
                             (sha256: the token's SHA-256 in hex, so the file holds no secret)
                             (name is the actor in the audit log; default token-<sha256 prefix>)
@@ -54,6 +60,8 @@ export const HubConfigSchema = z.object({
   compressionLevel: z.coerce.number().int().min(0).max(11).optional(),
   bodyLimit: Size.pipe(z.number().int().min(1024)).default(1024 * 1024),
   tokensFile: z.string().optional(),
+  signingKey: z.string().min(1).optional(),
+  previousSigningKey: z.string().min(1).optional(),
   adminToken: z.string().min(1).optional(),
   streamMaxAge: Duration.default(24 * 3600_000),
   streamMaxBytes: Size.default(1024 * 1024 * 1024),
@@ -75,6 +83,8 @@ const FLAGS = {
   'compression-level': 'FEDMESH_COMPRESSION_LEVEL',
   'body-limit': 'FEDMESH_BODY_LIMIT',
   'tokens-file': 'FEDMESH_TOKENS_FILE',
+  'signing-key': 'FEDMESH_SIGNING_KEY',
+  'previous-signing-key': 'FEDMESH_PREVIOUS_SIGNING_KEY',
   'stream-max-age': 'FEDMESH_STREAM_MAX_AGE',
   'stream-max-bytes': 'FEDMESH_STREAM_MAX_BYTES',
   replicas: 'FEDMESH_REPLICAS',

@@ -9,6 +9,7 @@ import { createHubMetrics } from './metrics/index.js';
 import { createStatusIntake } from './regions/status.js';
 import { createKvConfigStore } from './store/index.js';
 import { createSyncEngine, createSyncPublisher, ensureSyncStream, type SyncEngine } from './sync/index.js';
+import { announceKeys, loadHubKeys } from './sync/keys.js';
 import { serveResyncRequests } from './sync/resync.js';
 import { createUrgentLane } from './sync/urgent.js';
 
@@ -32,7 +33,13 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     credsFile: config.natsCreds,
     logger,
   });
+  const keys = config.signingKey
+    ? loadHubKeys(config.signingKey, config.previousSigningKey, logger)
+    : undefined;
+  if (!keys)
+    logger.warn('sync messages are unsigned: agents cannot tell them from forged ones; set --signing-key');
   const jsm = await jetstreamManager(nc);
+  if (keys) await announceKeys(jetstream(nc), jsm, keys, config.replicas);
   await ensureSyncStream(jsm, {
     maxAgeMs: config.streamMaxAge,
     maxBytes: config.streamMaxBytes,
@@ -75,11 +82,12 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
       return metrics.line.queuedBytes(region, report.streamSeq) > budget || (report.utilization ?? 0) >= 0.8;
     },
     log: logger.child({ component: 'urgent' }),
+    ...(keys ? { key: keys.current } : {}),
   });
   const engine = createSyncEngine({
     urgentLane,
     store,
-    publisher: createSyncPublisher(jetstream(nc), jsm),
+    publisher: createSyncPublisher(jetstream(nc), jsm, keys?.own),
     logger,
     onPublished: metrics.published,
     onChangesPublished: metrics.changesPublished,
@@ -89,6 +97,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
       debounceMs: config.debounce,
       maxWaitMs: config.maxWait,
       coalesceAfterMs: config.coalesceAfter,
+      ...(keys ? { signingKey: keys.current } : {}),
       chunkSize: config.chunkSize,
       ...(config.compressionLevel === undefined ? {} : { compressionLevel: config.compressionLevel }),
     },

@@ -4,6 +4,7 @@
  * `intake.ts` (what one message means), `serve.ts` (when the proxies get a view).
  */
 import {
+  decodeBody,
   decodeUrgent,
   type EnvelopeMeta,
   type Logger,
@@ -110,6 +111,9 @@ class Client implements SyncClient {
       stats,
       maxPayloadBytes: deps.options.maxPayloadBytes,
       hint: () => this.position.hint(),
+      ...(deps.trust
+        ? { verify: (payload, signature) => deps.trust!.verify(deps.region, payload, signature) }
+        : {}),
       onApplied: (view, caughtUp) => {
         this.pacer.refreshBudget();
         // Entries the chain now holds leave the overlay (synchronously; persisted after).
@@ -300,6 +304,10 @@ class Client implements SyncClient {
   private async onUrgent(data: Uint8Array): Promise<void> {
     let msg: Awaited<ReturnType<typeof decodeUrgent>>;
     try {
+      if (this.deps.trust) {
+        const { payload, signature } = decodeBody(this.deps.region, data);
+        await this.deps.trust.verify(this.deps.region, payload, signature);
+      }
       msg = await decodeUrgent(this.deps.region, data);
     } catch (err) {
       this.stats.urgentRejected++;

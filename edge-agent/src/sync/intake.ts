@@ -11,6 +11,7 @@ import {
   decompress,
   decompressStream,
   type EnvelopeMeta,
+  type EnvelopeSignature,
   ErrorCode,
   FedmeshError,
   isFedmeshError,
@@ -56,6 +57,11 @@ export interface IntakeDeps {
   onApplied: (view: RegionView, caughtUp: boolean) => void;
   /** A transfer moved on (a message decoded and handled). */
   onProgress?: () => void;
+  /**
+   * Throws when the message is not signed by a trusted hub key (trust.ts); called before
+   * anything of the payload is spooled or decompressed. Absent: nothing is checked.
+   */
+  verify?: (payload: Uint8Array, signature: EnvelopeSignature | undefined) => Promise<void>;
   codec?: { decompress: typeof decompress; decompressStream: typeof decompressStream };
 }
 
@@ -158,7 +164,9 @@ class MessageIntake implements Intake {
     let payload: Uint8Array;
     try {
       // The region is the subject's: the consumer only ever delivers this region's subject.
-      ({ meta, payload } = decodeBody(this.deps.region, m.data));
+      let signature: EnvelopeSignature | undefined;
+      ({ meta, payload, signature } = decodeBody(this.deps.region, m.data));
+      await this.deps.verify?.(payload, signature);
       if (meta.type === MessageType.Urgent) {
         throw new FedmeshError(ErrorCode.DecodeFailed, 'an urgent message is not part of the chain');
       }

@@ -8,6 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { AgentState, StateStore } from '../state/file-store.js';
 import type { EffectiveBudget } from './line.js';
 import type { Clock } from './pacer.js';
+import type { SyncTrust } from './trust.js';
 
 export interface SyncCounters {
   messagesReceived: number;
@@ -99,6 +100,8 @@ export interface SyncClientDeps {
   urgentDir?: string;
   /** The agent's `--budget`: lowers the Region's `link.budget`, never raises it. */
   budgetBytesPerSecond?: number;
+  /** Which hub keys sign what the agent accepts (trust.ts); absent: nothing is checked. */
+  trust?: SyncTrust;
   /** Codecs the agent accepts, sent with snapshot requests so the snapshot is encoded for them. */
   acceptedCodecs?: readonly string[];
   clock?: Clock;

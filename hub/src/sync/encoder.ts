@@ -6,6 +6,7 @@ import {
   type EnvelopeMeta,
   encodeBody,
   MessageType,
+  type SigningKey,
   type SnapshotPayload,
 } from '@fedmesh/shared';
 
@@ -21,6 +22,8 @@ export interface EncodeOptions {
   level?: number;
   /** Compressed bytes per message; far below NATS max_payload so pacing stays fine-grained. */
   chunkSize: number;
+  /** Signs every message (`--signing-key`); unsigned without it. */
+  key?: SigningKey;
 }
 
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
@@ -41,7 +44,8 @@ export async function encodeMessages(
   const out: OutgoingMessage[] = [];
   for (let i = 0; i < count; i++) {
     const meta = { ...head, codec: opts.codec, chunk: { index: i + 1, count }, rawSize: raw.byteLength };
-    out.push({ meta, data: encodeBody(meta, body.subarray(i * opts.chunkSize, (i + 1) * opts.chunkSize)) });
+    const chunk = body.subarray(i * opts.chunkSize, (i + 1) * opts.chunkSize);
+    out.push({ meta, data: encodeBody(meta, chunk, opts.key) });
   }
   return out;
 }

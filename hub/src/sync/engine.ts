@@ -76,8 +76,8 @@ class Engine implements SyncEngine {
         );
       },
     });
-    const { chunkSize, compressionLevel: level, keyframeEvery = 1000 } = deps.options;
-    this.encoding = { chunkSize, ...(level === undefined ? {} : { level }) };
+    const { chunkSize, compressionLevel: level, keyframeEvery = 1000, signingKey: key } = deps.options;
+    this.encoding = { chunkSize, ...(level === undefined ? {} : { level }), ...(key ? { key } : {}) };
     this.writer = createChainWriter({
       publisher: deps.publisher,
       keyframeEvery,

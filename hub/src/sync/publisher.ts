@@ -4,8 +4,10 @@ import {
   FedmeshError,
   messageId,
   SYNC_STREAM,
+  signatureProblem,
   syncHeaderBytes,
   syncSubject,
+  type TrustedKeys,
 } from '@fedmesh/shared';
 import {
   JetStreamApiCodes,
@@ -41,7 +43,16 @@ export interface SyncPublisher {
   publish(region: string, messages: OutgoingMessage[], expectedSeq: number): Promise<PublishResult>;
 }
 
-export function createSyncPublisher(js: JetStreamClient, jsm: JetStreamManager): SyncPublisher {
+/**
+ * `trust`: the keys this hub signs with. A head they did not sign (forged, or garbage) is read as
+ * a broken chain, so the hub publishes a snapshot after it rather than trusting its version: a
+ * forged head at version 10^9 cannot make the hub believe another replica is ahead.
+ */
+export function createSyncPublisher(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  trust?: TrustedKeys,
+): SyncPublisher {
   return {
     async head(region) {
       const m = await jsm.streams
@@ -52,11 +63,11 @@ export function createSyncPublisher(js: JetStreamClient, jsm: JetStreamManager):
         });
       if (!m) return undefined;
       try {
-        const { meta } = decodeBody(region, m.data);
+        const { meta, payload, signature } = decodeBody(region, m.data);
+        if (trust && signatureProblem(region, payload, signature, trust)) return brokenAt(m.seq);
         return { seq: m.seq, version: meta.toVersion, hash: meta.toHash };
       } catch {
-        // Not one of ours (someone published garbage): treat the chain as broken from here.
-        return { seq: m.seq, version: -1, hash: '' };
+        return brokenAt(m.seq);
       }
     },
 
@@ -100,6 +111,11 @@ export function createSyncPublisher(js: JetStreamClient, jsm: JetStreamManager):
       return { firstSeq, lastSeq: expected, bytes, duplicate };
     },
   };
+}
+
+/** Not one of ours (garbage, or not signed by this hub): the chain is broken from here. */
+function brokenAt(seq: number): StreamHead {
+  return { seq, version: -1, hash: '' };
 }
 
 /** Bytes of the NATS header block a sync message carries (see `syncHeaderBytes` in shared). */

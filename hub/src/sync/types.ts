@@ -5,6 +5,7 @@ import type {
   RegionView,
   Resource,
   ResourceRef,
+  SigningKey,
 } from '@fedmesh/shared';
 import type { Operation } from 'fast-json-patch';
 import type { ConfigStore } from '../store/index.js';
@@ -37,6 +38,8 @@ export interface SyncEngineOptions {
    * shorter. 0 or absent publishes every state.
    */
   coalesceAfterMs?: number;
+  /** Signs every message the engine publishes (`--signing-key`). */
+  signingKey?: SigningKey;
 }
 
 export interface RegionSyncStats {

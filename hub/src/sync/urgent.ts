@@ -9,6 +9,7 @@ import {
   encodeUrgent,
   type Logger,
   REMOTE_ENDPOINTS_KIND,
+  type SigningKey,
   type ViewResource,
 } from '@fedmesh/shared';
 import type { RegionChanges } from '../scope/index.js';
@@ -72,6 +73,8 @@ export interface UrgentLaneDeps {
   behind: (region: string) => boolean;
   log: Logger;
   now?: () => number;
+  /** Signs urgent messages like the chain's (`--signing-key`). */
+  key?: SigningKey;
 }
 
 export interface UrgentLane {
@@ -94,7 +97,7 @@ export function createUrgentLane(deps: UrgentLaneDeps): UrgentLane {
   return {
     async offer(region, fromVersion, toVersion, entries, codec) {
       if (!deps.behind(region)) return 'not_behind';
-      const body = await encodeUrgent(region, { fromVersion, toVersion, entries }, codec);
+      const body = await encodeUrgent(region, { fromVersion, toVersion, entries }, codec, deps.key);
       const budget = deps.budget(region);
       if (budget !== undefined) {
         const rate = budget * URGENT_RESERVE;

@@ -82,7 +82,8 @@ describe('envelope', () => {
     const cases: [Uint8Array, RegExp][] = [
       [Buffer.from('{"ops":[]}'), /not a fedmesh wire v2 envelope/],
       [good.subarray(0, 10), /ends inside the view hash/],
-      [Buffer.concat([Buffer.from([0xf2, 0x20]), good.subarray(2)]), /reserved flag bits/],
+      [Buffer.concat([Buffer.from([0xf2, 0x40]), good.subarray(2)]), /reserved flag bits/],
+      [Buffer.concat([Buffer.from([0xf2, 0x24]), good.subarray(2)]), /ends inside the signature/],
       [Buffer.concat([Buffer.from([0xf2, 0x0c]), good.subarray(2)]), /codec 3/],
       [Buffer.from([0xf2, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), /varint/],
       [Buffer.concat([Buffer.from(`f21102${HASH}0605`, 'hex')]), /chunk 6\/5/],

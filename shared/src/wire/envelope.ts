@@ -2,6 +2,13 @@ import { createHash } from 'node:crypto';
 import type { Operation } from 'fast-json-patch';
 import { ErrorCode, FedmeshError } from '../errors.js';
 import type { ViewResource } from '../view/types.js';
+import {
+  type EnvelopeSignature,
+  KEY_ID_BYTES,
+  SIGNATURE_BYTES,
+  type SigningKey,
+  signedBytes,
+} from './signing.js';
 
 /**
  * The sync envelope, wire v2: what an agent reads before it decompresses anything, as a binary
@@ -11,12 +18,15 @@ import type { ViewResource } from '../view/types.js';
  *
  *   0      0xF2                                   magic: fedmesh wire 2
  *   1      flags   bits 0–1 type (0 delta, 1 snapshot, 2 urgent), bits 2–3 codec (0 identity, 1 br,
- *                  2 gzip), bit 4 chunked, bits 5–7 reserved (0; a reader refuses them set)
+ *                  2 gzip), bit 4 chunked, bit 5 signed, bits 6–7 reserved (0; a reader refuses them set)
  *   …      from    varint, deltas and urgent messages only (a snapshot starts from 0)
  *   …      to      varint
  *   …      hash    32 bytes, the v2 view hash after the message (urgent: the payload's SHA-256)
  *   …      i, n    varints, chunked messages only (1 ≤ i ≤ n, n ≥ 2)
  *   …      raw     varint, decoded size of the whole payload
+ *   …      key id  8 bytes, signed messages only: which hub key signed it
+ *   …      sig     64 bytes, signed messages only: Ed25519 over region, envelope up to the key id
+ *                  and the payload's SHA-256 (signing.ts)
  *   …      payload the codec's bytes (of one chunk)
  * Varints are unsigned LEB128, at most 8 bytes (values below 2^53).
  */
@@ -47,6 +57,8 @@ export interface EnvelopeMeta {
   codec: string;
   chunk: { index: number; count: number };
   rawSize: number;
+  /** Hex id of the key that signed the message; absent on an unsigned one. */
+  keyId?: string;
 }
 
 const CODEC_BITS: Record<string, number> = { identity: 0, br: 1, gzip: 2 };
@@ -54,15 +66,19 @@ const CODEC_NAMES = ['identity', 'br', 'gzip'] as const;
 const TYPE_BITS = { delta: 0, snapshot: 1, urgent: 2 } as const;
 const TYPE_NAMES = [MessageType.Delta, MessageType.Snapshot, MessageType.Urgent] as const;
 const CHUNKED = 0x10;
-const RESERVED = 0xe0;
+const SIGNED = 0x20;
+const RESERVED = 0xc0;
 
-/** The envelope's bytes for `meta`. */
-export function encodeEnvelope(meta: EnvelopeMeta): Uint8Array {
+/** The envelope's bytes for `meta`, up to the key id (`signed` sets its flag). */
+export function encodeEnvelope(meta: EnvelopeMeta, signed = false): Uint8Array {
   const codec = CODEC_BITS[meta.codec];
   if (codec === undefined) throw new TypeError(`unknown codec ${meta.codec}`);
   if (!/^[0-9a-f]{64}$/.test(meta.toHash)) throw new TypeError(`bad view hash ${meta.toHash}`);
   const chunked = meta.chunk.count > 1;
-  const out: number[] = [WIRE_MAGIC, TYPE_BITS[meta.type] | (codec << 2) | (chunked ? CHUNKED : 0)];
+  const out: number[] = [
+    WIRE_MAGIC,
+    TYPE_BITS[meta.type] | (codec << 2) | (chunked ? CHUNKED : 0) | (signed ? SIGNED : 0),
+  ];
   if (meta.type !== MessageType.Snapshot) pushVarint(out, meta.fromVersion);
   pushVarint(out, meta.toVersion);
   out.push(...Buffer.from(meta.toHash, 'hex'));
@@ -74,12 +90,17 @@ export function encodeEnvelope(meta: EnvelopeMeta): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** A message body: the envelope, then the payload. */
-export function encodeBody(meta: EnvelopeMeta, payload: Uint8Array): Uint8Array {
-  const env = encodeEnvelope(meta);
-  const body = new Uint8Array(env.byteLength + payload.byteLength);
+/** A message body: the envelope (signed by `key` when given), then the payload. */
+export function encodeBody(meta: EnvelopeMeta, payload: Uint8Array, key?: SigningKey): Uint8Array {
+  const env = encodeEnvelope(meta, key !== undefined);
+  const sig = key
+    ? Buffer.concat([Buffer.from(key.keyId, 'hex'), key.sign(signedBytes(meta.region, env, payload))])
+    : undefined;
+  const head = sig ? env.byteLength + sig.byteLength : env.byteLength;
+  const body = new Uint8Array(head + payload.byteLength);
   body.set(env, 0);
-  body.set(payload, env.byteLength);
+  if (sig) body.set(sig, env.byteLength);
+  body.set(payload, head);
   return body;
 }
 
@@ -87,7 +108,10 @@ export function encodeBody(meta: EnvelopeMeta, payload: Uint8Array): Uint8Array 
  * Reads the envelope at the start of a message body on `region`'s subject. Anything malformed is
  * a `decode_failed` error naming what; nothing of the payload is looked at.
  */
-export function decodeBody(region: string, body: Uint8Array): { meta: EnvelopeMeta; payload: Uint8Array } {
+export function decodeBody(
+  region: string,
+  body: Uint8Array,
+): { meta: EnvelopeMeta; payload: Uint8Array; signature?: EnvelopeSignature } {
   let at = 0;
   const fail = (what: string): never => {
     throw new FedmeshError(ErrorCode.DecodeFailed, `bad sync message: ${what}`);
@@ -123,9 +147,16 @@ export function decodeBody(region: string, body: Uint8Array): { meta: EnvelopeMe
       fail(`chunk ${chunk.index}/${chunk.count}`);
   }
   const rawSize = varint('raw size');
+  const meta: EnvelopeMeta = { type, region, fromVersion, toVersion, toHash, codec, chunk, rawSize };
+  if (!(flags & SIGNED)) return { meta, payload: body.subarray(at) };
+  if (at + KEY_ID_BYTES + SIGNATURE_BYTES > body.byteLength) fail('ends inside the signature');
+  const envelope = body.subarray(0, at);
+  meta.keyId = Buffer.from(body.buffer, body.byteOffset + at, KEY_ID_BYTES).toString('hex');
+  const signature = body.subarray(at + KEY_ID_BYTES, at + KEY_ID_BYTES + SIGNATURE_BYTES);
   return {
-    meta: { type, region, fromVersion, toVersion, toHash, codec, chunk, rawSize },
-    payload: body.subarray(at),
+    meta,
+    payload: body.subarray(at + KEY_ID_BYTES + SIGNATURE_BYTES),
+    signature: { keyId: meta.keyId, signature, envelope },
   };
 }
 

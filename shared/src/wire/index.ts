@@ -3,5 +3,7 @@
 export * from './accounting.js';
 export * from './catch-up.js';
 export * from './envelope.js';
+export * from './keys.js';
 export * from './link.js';
+export * from './signing.js';
 export * from './urgent.js';

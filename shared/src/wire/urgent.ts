@@ -12,6 +12,7 @@ import { ErrorCode, FedmeshError } from '../errors.js';
 import { canonicalJson } from '../view/canonical.js';
 import type { ViewResource } from '../view/types.js';
 import { decodeBody, type EnvelopeMeta, encodeBody, MessageType, type UrgentPayload } from './envelope.js';
+import type { SigningKey } from './signing.js';
 
 /** Largest decoded urgent payload: a handful of entries, never a view. */
 export const MAX_URGENT_PAYLOAD_BYTES = 1 << 20;
@@ -26,7 +27,12 @@ export interface UrgentMessage {
   entries: Record<string, ViewResource | null>;
 }
 
-export async function encodeUrgent(region: string, msg: UrgentMessage, codec: Codec): Promise<Uint8Array> {
+export async function encodeUrgent(
+  region: string,
+  msg: UrgentMessage,
+  codec: Codec,
+  key?: SigningKey,
+): Promise<Uint8Array> {
   const raw = new TextEncoder().encode(canonicalJson({ entries: msg.entries } satisfies UrgentPayload));
   const use = raw.byteLength < COMPRESS_FROM ? Codec.Identity : codec;
   const payload = use === Codec.Identity ? raw : await compress(use, raw);
@@ -40,10 +46,13 @@ export async function encodeUrgent(region: string, msg: UrgentMessage, codec: Co
     chunk: { index: 1, count: 1 },
     rawSize: raw.byteLength,
   };
-  return encodeBody(meta, payload);
+  return encodeBody(meta, payload, key);
 }
 
-/** Reads and verifies an urgent message; anything wrong is a `decode_failed` error naming what. */
+/**
+ * Reads and verifies an urgent message; anything wrong is a `decode_failed` error naming what.
+ * Its signature is the caller's to check first (the agent's trust), before this decompresses.
+ */
 export async function decodeUrgent(region: string, body: Uint8Array): Promise<UrgentMessage> {
   const { meta, payload } = decodeBody(region, body);
   const fail = (what: string): never => {
