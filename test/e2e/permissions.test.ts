@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { RunningHub } from '@fedmesh/hub';
 import { sampleMesh, statusSubject, syncSubject } from '@fedmesh/shared';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -20,12 +22,14 @@ describe('NATS permissions from deploy/nats/accounts.conf', () => {
   let nats: NatsServerHandle;
   let hub: RunningHub;
   let agent: TestAgent | undefined;
+  let keyDir: string | undefined;
 
   afterAll(async () => {
     await agent?.stop();
     if (agent) removeDir(agent.stateDir);
     await hub?.stop();
     await nats?.cleanup();
+    if (keyDir) removeDir(keyDir);
   });
 
   it('permissions - a region agent syncs with its own credentials and can touch no other region', async () => {
@@ -38,7 +42,9 @@ describe('NATS permissions from deploy/nats/accounts.conf', () => {
     printLogsOnFailure(nats);
     const withUser = (user: string, pw: string) => nats.url.replace('nats://', `nats://${user}:${pw}@`);
 
-    hub = await startTestHub(withUser('hub', 'hub-secret'));
+    // A signing hub: the agent must read the key announcements with its confined credentials.
+    keyDir = mkdtempSync(join(tmpdir(), 'fedmesh-permissions-'));
+    hub = await startTestHub(withUser('hub', 'hub-secret'), { signingKey: join(keyDir, 'hub.pem') });
     const api = hubClient(hub.url);
     for (const r of sampleMesh()) await api.put(r.kind, r.metadata.namespace ?? '_', r.metadata.name, r);
     agent = await startTestAgent(withUser('agent-eu-west', 'eu-secret'), 'eu-west');
@@ -46,6 +52,7 @@ describe('NATS permissions from deploy/nats/accounts.conf', () => {
     await waitFor(() => agent!.status().hash === view.hash, {
       what: 'eu-west to sync with confined credentials',
     });
+    expect(agent.status().trust.mode).toBe('first-use');
     // Its status reports reach the hub too.
     await waitFor(async () => (await api.region('eu-west')).body.inSync === true, {
       what: 'the hub to see eu-west in sync',
