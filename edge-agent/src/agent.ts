@@ -1,6 +1,7 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  agentInboxPrefix,
   connectNats,
   emptyView,
   type KeyAnnouncement,
@@ -195,6 +196,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       const conn = await connectNats({
         servers: config.nats,
         name: `fedmesh-agent-${config.region}`,
+        inboxPrefix: agentInboxPrefix(config.region),
         credsFile: config.natsCreds,
         logger: log,
         waitOnFirstConnect: true,

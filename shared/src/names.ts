@@ -25,6 +25,15 @@ export function urgentSubject(region: string): string {
   return `${URGENT_SUBJECT_PREFIX}.${region}`;
 }
 /** Durable consumer name of a region's agent on the sync stream. */
+/**
+ * The inbox prefix of a region's agent: replies to it (JetStream pulls, API answers, the hub's
+ * catch-up replies) arrive under `_INBOX_<region>.>`, which its NATS permissions allow and no
+ * other region's do (deploy/nats/accounts.conf).
+ */
+export function agentInboxPrefix(region: string): string {
+  return `_INBOX_${region}`;
+}
+
 export function agentDurableName(region: string): string {
   return `fedmesh-agent-${region}`;
 }

@@ -13,6 +13,11 @@ export async function connectNats(opts: {
   logger: Logger;
   /** Keep trying the first connection instead of failing when NATS is down at start. */
   waitOnFirstConnect?: boolean;
+  /**
+   * Where replies to this connection go (`<prefix>.<id>`): an agent uses one of its region's
+   * own, so NATS permissions can let it see its replies and nobody else's.
+   */
+  inboxPrefix?: string;
 }): Promise<NatsConnection> {
   const log = opts.logger.child({ component: 'nats' });
   const { servers, user, pass } = splitCredentials(opts.servers);
@@ -23,6 +28,7 @@ export async function connectNats(opts: {
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
     waitOnFirstConnect: opts.waitOnFirstConnect ?? false,
+    ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
     ...(opts.credsFile ? { authenticator: credsAuthenticator(readFileSync(opts.credsFile)) } : {}),
   });
   log.info({ server: nc.getServer() }, 'connected to NATS');

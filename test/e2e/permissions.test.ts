@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningHub } from '@fedmesh/hub';
-import { sampleMesh, statusSubject, syncSubject } from '@fedmesh/shared';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { agentInboxPrefix, sampleMesh, statusSubject, syncSubject } from '@fedmesh/shared';
+import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -58,19 +58,67 @@ describe('NATS permissions from deploy/nats/accounts.conf', () => {
       what: 'the hub to see eu-west in sync',
     });
 
-    const nc = await connect({ servers: nats.url, user: 'agent-eu-west', pass: 'eu-secret' });
+    // The same credentials, as an attacker would use them: with the agent's own inbox prefix, so
+    // that what is refused is refused by the permissions, not for want of a reply subject.
+    const nc = await connect({
+      servers: nats.url,
+      user: 'agent-eu-west',
+      pass: 'eu-secret',
+      inboxPrefix: agentInboxPrefix('eu-west'),
+    });
     const errors: string[] = [];
     (async () => {
       for await (const s of nc.status()) if (s.type === 'error') errors.push(String(s.error));
     })();
-    nc.subscribe(syncSubject('us-east'));
+    const denied = [
+      syncSubject('us-east'),
+      'fedmesh.>',
+      '_INBOX.>',
+      `${agentInboxPrefix('us-east')}.>`,
+      '$KV.fedmesh_config.>',
+      '$JS.API.>',
+    ];
+    for (const subject of denied) nc.subscribe(subject);
     nc.publish(statusSubject('us-east'), '{}');
+    // The legacy create API names no filter, so its config could ask for any: refused outright.
+    nc.publish(
+      '$JS.API.CONSUMER.DURABLE.CREATE.FEDMESH_SYNC.fedmesh-agent-eu-west',
+      JSON.stringify({
+        stream_name: 'FEDMESH_SYNC',
+        config: { durable_name: 'fedmesh-agent-eu-west', filter_subject: 'fedmesh.sync.us-east' },
+      }),
+    );
     await nc.flush();
-    await waitFor(() => errors.length >= 2, { what: 'permission violations' });
-    expect(errors.join('\n')).toMatch(/Permissions Violation for Subscription to "fedmesh\.sync\.us-east"/);
-    expect(errors.join('\n')).toMatch(/Permissions Violation for Publish to "fedmesh\.status\.us-east"/);
-    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    await waitFor(() => errors.length >= denied.length + 2, { what: 'permission violations' });
+    const all = errors.join('\n');
+    for (const subject of denied) {
+      expect(all).toContain(`Permissions Violation for Subscription to "${subject}"`);
+    }
+    expect(all).toMatch(/Permissions Violation for Publish to "fedmesh\.status\.us-east"/);
+    expect(all).toMatch(/Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.DURABLE\.CREATE/);
+
+    // A consumer named like its own but filtered on another region, or on everything: refused.
+    const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: 1_500 });
+    for (const filter of [syncSubject('us-east'), 'fedmesh.sync.*', 'fedmesh.>']) {
+      await expect(
+        jsm.consumers.add('FEDMESH_SYNC', {
+          durable_name: 'fedmesh-agent-eu-west-x',
+          filter_subject: filter,
+          ack_policy: AckPolicy.Explicit,
+        }),
+      ).rejects.toThrow();
+      await expect(
+        jsm.consumers.add('FEDMESH_SYNC', {
+          durable_name: 'fedmesh-agent-eu-west',
+          filter_subject: filter,
+          ack_policy: AckPolicy.Explicit,
+        }),
+      ).rejects.toThrow();
+    }
     await expect(jsm.consumers.info('FEDMESH_SYNC', 'fedmesh-agent-us-east')).rejects.toThrow();
+    // Its own consumer is still on its own subject, and the agent still in sync.
+    const own = await jsm.consumers.info('FEDMESH_SYNC', 'fedmesh-agent-eu-west');
+    expect(own.config.filter_subject).toBe(syncSubject('eu-west'));
     await nc.close();
   });
 });
