@@ -36,6 +36,7 @@ describe('bounded documents', () => {
     expect(parseYamlBody('a: [[[1]]]\nb: {c: {d: "[[[["}}')).toEqual({ a: [[[1]]], b: { c: { d: '[[[[' } } });
     expect(parseYamlBody('a: 1\n---\n---\nb: 2\n')).toEqual([{ a: 1 }, { b: 2 }]);
     expect(refusal(() => parseYamlBody('a: [unclosed'))).toMatch(/malformed YAML.*line 1/);
+    expect(refusal(() => parseYamlBody('? [a, b]\n: c\n'))).toMatch(/list or a map as a key/);
   });
 
   it('documents - JSON values deeper than the limit are refused with the path, without recursion', () => {

@@ -7,7 +7,7 @@
  * (which its parser builds without recursion) before it is composed.
  */
 import { ErrorCode, FedmeshError, invalid } from '@fedmesh/shared';
-import { Composer, LineCounter, Parser, visit } from 'yaml';
+import { Composer, isCollection, LineCounter, Parser, visit } from 'yaml';
 
 /** Deepest nesting of objects and arrays a manifest may have; real ones stay under 10. */
 export const MAX_DEPTH = 64;
@@ -40,12 +40,23 @@ export function parseYamlBody(text: string): unknown {
       );
     }
     let alias: string | undefined;
+    let collectionKey = false;
     visit(doc, {
       Alias(_, node) {
         alias = node.source;
         return visit.BREAK;
       },
+      Pair(_, pair) {
+        // `? [a, b] : c`: JSON has no such key; the library would stringify it with a warning.
+        if (isCollection(pair.key)) {
+          collectionKey = true;
+          return visit.BREAK;
+        }
+        return undefined;
+      },
     });
+    if (collectionKey)
+      throw invalid([{ path: '', message: 'uses a list or a map as a key; keys are strings' }], where);
     if (alias !== undefined) {
       throw invalid(
         [
