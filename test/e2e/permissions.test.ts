@@ -35,6 +35,7 @@ describe('NATS permissions from deploy/nats/accounts.conf', () => {
   it('permissions - a region agent syncs with its own credentials and can touch no other region', async () => {
     process.env.HUB_PASSWORD = 'hub-secret';
     process.env.AGENT_EU_WEST_PASSWORD = 'eu-secret';
+    process.env.LEAF_EU_WEST_PASSWORD = 'leaf-secret';
     nats = await startNatsServer({
       extraConfig: readFileSync('deploy/nats/accounts.conf', 'utf8'),
       auth: { user: 'hub', pass: 'hub-secret' },

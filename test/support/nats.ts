@@ -41,6 +41,8 @@ export interface NatsServerOptions {
   leafRemotes?: string[];
   /** Accept leafnode connections (on a free port, see `leafUrl`). */
   leafListen?: boolean;
+  /** An `authorization { ... }` block for accepted leafnode connections (verbatim). */
+  leafAuthorization?: string;
   /** Credentials for the harness's own readiness checks, when `extraConfig` turns on authorization. */
   auth?: { user: string; pass: string };
   /** Join a cluster: routes are `nats-route://127.0.0.1:M` URLs of the other members. */
@@ -314,6 +316,7 @@ function renderConfig(plan: ServerPlan): string {
   }
   const leaf: string[] = [];
   if (plan.leafPort !== undefined) leaf.push(`listen: "${host}:${plan.leafPort}"`);
+  if (opts.leafAuthorization) leaf.push(opts.leafAuthorization);
   if (opts.leafRemotes?.length)
     leaf.push(`remotes: [ ${opts.leafRemotes.map((u) => `{ url: ${str(u)} }`).join(', ')} ]`);
   if (leaf.length) lines.push(`leafnodes { ${leaf.join('\n  ')} }`);
