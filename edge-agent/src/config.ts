@@ -9,7 +9,7 @@ Usage: fedmesh-agent --region <name> [options]
 Options (each also read from the environment variable shown):
   --region <name>           this agent's region (DNS-1123 label)   FEDMESH_REGION        (required)
   --nats <url[,url]>        NATS server URL(s), local leaf or hub  FEDMESH_NATS_URL      [nats://127.0.0.1:4222]
-  --nats-creds <file>       NATS credentials file                  FEDMESH_NATS_CREDS
+  --nats-creds <file>       NATS .creds file or nkey seed (SU…)    FEDMESH_NATS_CREDS
   --hub-domain <domain>     JetStream domain of the hub, when NATS is a leaf server  FEDMESH_HUB_DOMAIN
   --state-dir <dir>         where the verified view is persisted   FEDMESH_STATE_DIR     [./.fedmesh/<region>]
   --xds-listen <host:port>  ADS server for node proxies            FEDMESH_XDS_LISTEN    [127.0.0.1:18000]

@@ -9,7 +9,7 @@ Usage: fedmesh-hub [options]
 
 Options (each also read from the environment variable shown):
   --nats <url[,url]>        NATS server URL(s)                    FEDMESH_NATS_URL      [nats://127.0.0.1:4222]
-  --nats-creds <file>       NATS credentials file                 FEDMESH_NATS_CREDS
+  --nats-creds <file>       NATS .creds file or nkey seed (SU…)   FEDMESH_NATS_CREDS
   --listen <host:port>      admin REST API address                FEDMESH_LISTEN        [127.0.0.1:8080]
   --log-level <level>       fatal|error|warn|info|debug|trace     FEDMESH_LOG_LEVEL     [info]
   --debounce <duration>     a change after a quiet spell goes at FEDMESH_DEBOUNCE      [100ms]

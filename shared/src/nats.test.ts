@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { splitCredentials } from './nats.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nkeys } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { authenticatorFromFile, splitCredentials } from './nats.js';
 
 describe('splitCredentials', () => {
   it('nats - takes user and password out of server URLs', () => {
@@ -14,5 +18,24 @@ describe('splitCredentials', () => {
 
   it('nats - leaves URLs without credentials alone', () => {
     expect(splitCredentials('nats://127.0.0.1:4222')).toEqual({ servers: ['nats://127.0.0.1:4222'] });
+  });
+});
+
+describe('--nats-creds', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedmesh-creds-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+
+  it('nats - takes an nkey user seed or a .creds file, and refuses anything else in words', () => {
+    const seed = new TextDecoder().decode(nkeys.createUser().getSeed());
+    expect(typeof authenticatorFromFile(file('agent.nk', `${seed}\n`))).toBe('function');
+    expect(() => authenticatorFromFile(file('junk', 'password123'))).toThrow(
+      /is neither a NATS \.creds file nor an nkey user seed/,
+    );
+    expect(() => authenticatorFromFile(join(dir, 'missing'))).toThrow(/ENOENT/);
   });
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, type NatsConnection, nkeyAuthenticator } from '@nats-io/transport-node';
 import type { Logger } from './logger.js';
 
 /**
@@ -29,7 +29,7 @@ export async function connectNats(opts: {
     reconnectTimeWait: 1000,
     waitOnFirstConnect: opts.waitOnFirstConnect ?? false,
     ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
-    ...(opts.credsFile ? { authenticator: credsAuthenticator(readFileSync(opts.credsFile)) } : {}),
+    ...(opts.credsFile ? { authenticator: authenticatorFromFile(opts.credsFile) } : {}),
   });
   log.info({ server: nc.getServer() }, 'connected to NATS');
   (async () => {
@@ -62,4 +62,18 @@ export function splitCredentials(list: string): { servers: string[]; user?: stri
       return `${m[1]}${m[3]}`;
     });
   return { servers, ...(user !== undefined ? { user } : {}), ...(pass !== undefined ? { pass } : {}) };
+}
+
+/**
+ * `--nats-creds <file>`: a `.creds` file (a user JWT and its seed, for servers in operator mode)
+ * or a bare nkey user seed (`SU…`, for `nkey:` users in a server's own config): either way no
+ * password travels in a URL.
+ */
+export function authenticatorFromFile(file: string): ReturnType<typeof credsAuthenticator> {
+  const text = readFileSync(file, 'utf8');
+  if (text.includes('-----BEGIN NATS USER JWT-----'))
+    return credsAuthenticator(new TextEncoder().encode(text));
+  const seed = text.trim();
+  if (/^SU[A-Z2-7]{56}$/.test(seed)) return nkeyAuthenticator(new TextEncoder().encode(seed));
+  throw new Error(`${file} is neither a NATS .creds file nor an nkey user seed (SU…)`);
 }

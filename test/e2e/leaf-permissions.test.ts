@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { RunningHub } from '@fedmesh/hub';
 import { agentInboxPrefix, SYNC_STREAM, sampleMesh, statusSubject, syncSubject } from '@fedmesh/shared';
 import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection, nkeys } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type AgentProcess,
@@ -41,7 +41,7 @@ describe('a region leaf node confined by deploy/nats/accounts.conf', () => {
 
   it('leaf permissions - the agent syncs over its leaf; a leaf server in hostile hands sees and forges nothing of other regions', async () => {
     process.env.HUB_PASSWORD = 'hub-secret';
-    process.env.AGENT_EU_WEST_PASSWORD = 'eu-secret';
+    process.env.AGENT_EU_WEST_NKEY = nkeys.createUser().getPublicKey();
     process.env.LEAF_EU_WEST_PASSWORD = 'leaf-secret';
     const hubNats = await startNatsServer({
       name: 'hub',

@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningHub } from '@fedmesh/hub';
 import { agentInboxPrefix, sampleMesh, statusSubject, syncSubject } from '@fedmesh/shared';
 import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, nkeyAuthenticator, nkeys } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   hubClient,
@@ -34,7 +34,12 @@ describe('NATS permissions from deploy/nats/accounts.conf', () => {
 
   it('permissions - a region agent syncs with its own credentials and can touch no other region', async () => {
     process.env.HUB_PASSWORD = 'hub-secret';
-    process.env.AGENT_EU_WEST_PASSWORD = 'eu-secret';
+    // The agent's nkey: the public half in the server's config, the seed in its --nats-creds file.
+    keyDir = mkdtempSync(join(tmpdir(), 'fedmesh-permissions-'));
+    const user = nkeys.createUser();
+    process.env.AGENT_EU_WEST_NKEY = user.getPublicKey();
+    const seedFile = join(keyDir, 'agent-eu-west.nk');
+    writeFileSync(seedFile, new TextDecoder().decode(user.getSeed()), { mode: 0o600 });
     process.env.LEAF_EU_WEST_PASSWORD = 'leaf-secret';
     nats = await startNatsServer({
       extraConfig: readFileSync('deploy/nats/accounts.conf', 'utf8'),
@@ -44,11 +49,10 @@ describe('NATS permissions from deploy/nats/accounts.conf', () => {
     const withUser = (user: string, pw: string) => nats.url.replace('nats://', `nats://${user}:${pw}@`);
 
     // A signing hub: the agent must read the key announcements with its confined credentials.
-    keyDir = mkdtempSync(join(tmpdir(), 'fedmesh-permissions-'));
     hub = await startTestHub(withUser('hub', 'hub-secret'), { signingKey: join(keyDir, 'hub.pem') });
     const api = hubClient(hub.url);
     for (const r of sampleMesh()) await api.put(r.kind, r.metadata.namespace ?? '_', r.metadata.name, r);
-    agent = await startTestAgent(withUser('agent-eu-west', 'eu-secret'), 'eu-west');
+    agent = await startTestAgent(nats.url, 'eu-west', { natsCreds: seedFile });
     const { body: view } = await api.view('eu-west');
     await waitFor(() => agent!.status().hash === view.hash, {
       what: 'eu-west to sync with confined credentials',
@@ -63,8 +67,7 @@ describe('NATS permissions from deploy/nats/accounts.conf', () => {
     // that what is refused is refused by the permissions, not for want of a reply subject.
     const nc = await connect({
       servers: nats.url,
-      user: 'agent-eu-west',
-      pass: 'eu-secret',
+      authenticator: nkeyAuthenticator(user.getSeed()),
       inboxPrefix: agentInboxPrefix('eu-west'),
     });
     const errors: string[] = [];
