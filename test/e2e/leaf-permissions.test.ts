@@ -1,9 +1,10 @@
 /**
- * The sealed leaf connection, as deploy/nats documents it, on real servers: the hub's nats-server
- * (JetStream domain `hub`) with the shipped accounts.conf, and region eu-west's own nats-server
- * joined to it as a leaf node with the leaf-eu-west credentials. The eu-west agent syncs through
- * it; an attacker with full access to the region's leaf server (every local subject, any
- * consumer request) reads nothing of other regions and forges nothing for them.
+ * The sealed leaf connections, as deploy/nats documents them, on real servers: the hub's 3-node
+ * JetStream cluster (domain `hub`) with the shipped accounts.conf (its per-region block repeated
+ * for eu-west and us-east), and each region's own nats-server joined to it as a leaf node with
+ * that region's leaf credentials. Both agents sync through their leaves, from a hub with
+ * `--replicas 3`; an attacker with full access to eu-west's leaf server (every local subject,
+ * any consumer request) reads nothing of us-east or the hub and forges nothing for them.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,53 +23,87 @@ import {
   startTestHub,
   waitConverged,
 } from '../support/fedmesh.js';
-import { type NatsServerHandle, printLogsOnFailure, startNatsServer } from '../support/nats.js';
+import {
+  type NatsServerHandle,
+  printLogsOnFailure,
+  startNatsCluster,
+  startNatsServer,
+} from '../support/nats.js';
 
-describe('a region leaf node confined by deploy/nats/accounts.conf', () => {
+/** accounts.conf with its per-region block repeated for each region, as its comment says to. */
+function accountsFor(regions: string[]): string {
+  const text = readFileSync('deploy/nats/accounts.conf', 'utf8');
+  const start = text.indexOf('      # ---- region eu-west');
+  const end = text.indexOf('      # ---- end of region eu-west ----');
+  if (start < 0 || end < 0) throw new Error('accounts.conf lost its per-region markers');
+  const block = text.slice(start, end);
+  const per = regions.map((r) =>
+    block.replaceAll('eu-west', r).replaceAll('EU_WEST', r.toUpperCase().replaceAll('-', '_')),
+  );
+  return text.slice(0, start) + per.join('') + text.slice(end);
+}
+
+describe('region leaf nodes confined by deploy/nats/accounts.conf', () => {
   const started: NatsServerHandle[] = [];
   const connections: NatsConnection[] = [];
   let hub: RunningHub | undefined;
-  let agent: AgentProcess | undefined;
+  const agents: AgentProcess[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'fedmesh-leaf-permissions-'));
 
   afterAll(async () => {
     for (const nc of connections) await nc.close().catch(() => undefined);
-    await agent?.stop();
+    for (const a of agents) await a.stop();
     await hub?.stop();
     for (const s of started.reverse()) await s.cleanup();
     removeDir(dir);
   });
 
-  it('leaf permissions - the agent syncs over its leaf; a leaf server in hostile hands sees and forges nothing of other regions', async () => {
+  it('leaf permissions - both agents sync over their leaves from a hub cluster; a leaf server in hostile hands sees and forges nothing of another region', async () => {
     process.env.HUB_PASSWORD = 'hub-secret';
-    process.env.AGENT_EU_WEST_NKEY = nkeys.createUser().getPublicKey();
-    process.env.LEAF_EU_WEST_PASSWORD = 'leaf-secret';
-    const hubNats = await startNatsServer({
-      name: 'hub',
+    const regions = ['eu-west', 'us-east'];
+    for (const r of regions) {
+      const v = r.toUpperCase().replaceAll('-', '_');
+      process.env[`AGENT_${v}_NKEY`] = nkeys.createUser().getPublicKey();
+      process.env[`LEAF_${v}_PASSWORD`] = `leaf-secret-${r}`;
+    }
+    const cluster = await startNatsCluster(3, {
       domain: 'hub',
       leafListen: true,
-      extraConfig: readFileSync('deploy/nats/accounts.conf', 'utf8'),
+      extraConfig: accountsFor(regions),
       auth: { user: 'hub', pass: 'hub-secret' },
     });
-    started.push(hubNats);
-    printLogsOnFailure(hubNats);
-    const leaf = await startNatsServer({
-      name: 'eu-west',
-      domain: 'eu-west',
-      leafRemotes: [hubNats.leafUrl!.replace('nats-leaf://', 'nats-leaf://leaf-eu-west:leaf-secret@')],
-    });
-    started.push(leaf);
+    started.push(...cluster.servers);
+    for (const s of cluster.servers) printLogsOnFailure(s);
+    const leafs: Record<string, NatsServerHandle> = {};
+    for (const r of regions) {
+      leafs[r] = await startNatsServer({
+        name: r,
+        domain: r,
+        leafRemoteUrls: cluster.servers.map((s) =>
+          s.leafUrl!.replace('nats-leaf://', `nats-leaf://leaf-${r}:leaf-secret-${r}@`),
+        ),
+      });
+      started.push(leafs[r]!);
+    }
 
-    hub = await startTestHub(hubNats.url.replace('nats://', 'nats://hub:hub-secret@'), {
-      signingKey: join(dir, 'hub.pem'),
-    });
+    hub = await startTestHub(
+      cluster.urls.map((u) => u.replace('nats://', 'nats://hub:hub-secret@')).join(','),
+      {
+        signingKey: join(dir, 'hub.pem'),
+        replicas: '3',
+      },
+    );
     const api = hubClient(hub.url);
     for (const r of sampleMesh()) await api.put(r.kind, r.metadata.namespace ?? '_', r.metadata.name, r);
-    agent = await spawnAgent(leaf.url, 'eu-west', join(dir, 'agent'), ['--hub-domain', 'hub']);
-    await waitConverged(hub.url, agent.statusUrl, 'eu-west', 60_000);
-    expect(((await agentStatus(agent.statusUrl)) as unknown as { trust: { mode: string } }).trust.mode).toBe(
-      'first-use',
-    );
+    for (const r of regions) {
+      const a = await spawnAgent(leafs[r]!.url, r, join(dir, r), ['--hub-domain', 'hub']);
+      agents.push(a);
+      await waitConverged(hub.url, a.statusUrl, r, 60_000);
+      expect(((await agentStatus(a.statusUrl)) as unknown as { trust: { mode: string } }).trust.mode).toBe(
+        'first-use',
+      );
+    }
+    const leaf = leafs['eu-west']!;
 
     // The attacker: the leaf server's own clients are unrestricted.
     // Its own replies come to a prefix of its own, so `_INBOX.>` shows only other connections'.
@@ -110,7 +145,7 @@ describe('a region leaf node confined by deploy/nats/accounts.conf', () => {
       spec: { ports: [{ name: 'http', port: 80, protocol: 'http' }] },
     };
     expect((await api.put('Service', 'shop', 'probe', probe)).status).toBe(201);
-    await waitConverged(hub.url, agent.statusUrl, 'eu-west', 60_000);
+    for (const [i, r] of regions.entries()) await waitConverged(hub.url, agents[i]!.statusUrl, r, 60_000);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(seen, 'nothing of other regions or of the hub crossed the leaf').toEqual([]);
 
@@ -121,13 +156,15 @@ describe('a region leaf node confined by deploy/nats/accounts.conf', () => {
     await new Promise((r) => setTimeout(r, 1_000));
 
     // On the hub side nothing of the forgeries landed.
-    const hubSide = await connect({ servers: hubNats.url, user: 'hub', pass: 'hub-secret' });
+    const hubSide = await connect({ servers: cluster.urls, user: 'hub', pass: 'hub-secret' });
     connections.push(hubSide);
     const last = await (await jetstreamManager(hubSide)).streams
       .getMessage(SYNC_STREAM, { last_by_subj: syncSubject('us-east') })
       .catch(() => null);
     expect(last === null || new TextDecoder().decode(last.data) !== 'forged').toBe(true);
-    const usEast = (await api.region('us-east')).body as { applied: unknown };
-    expect(usEast.applied).toBeNull();
+    // us-east's real agent still reports its real view, not the forged 10^9.
+    const usEast = (await api.region('us-east')).body as { applied: { version: number }; inSync: boolean };
+    expect(usEast.applied.version).toBeLessThan(1e9);
+    expect(usEast.inSync).toBe(true);
   }, 180_000);
 });

@@ -37,8 +37,14 @@ export interface NatsServerOptions {
   port?: number;
   /** Appended verbatim to the generated config file. */
   extraConfig?: string;
-  /** Hub leafnode URLs (`nats-leaf://127.0.0.1:N`) this server connects to as a leaf. */
+  /** Hub leafnode URLs (`nats-leaf://127.0.0.1:N`) this server connects to as a leaf: one remote each. */
   leafRemotes?: string[];
+  /**
+   * One remote with several URLs (the members of a hub cluster, as deploy/nats/leaf-region.conf
+   * has it): one leaf connection, to whichever member answers. A remote per member instead would
+   * join the same account three times over.
+   */
+  leafRemoteUrls?: string[];
   /** Accept leafnode connections (on a free port, see `leafUrl`). */
   leafListen?: boolean;
   /** An `authorization { ... }` block for accepted leafnode connections (verbatim). */
@@ -140,7 +146,11 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
 }
 
 /** A JetStream cluster of `size` routed servers; resolves once a meta leader serves JetStream. */
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+export async function startNatsCluster(
+  size = 3,
+  /** Options every member shares (a JetStream domain, leafnode listeners, accounts, auth). */
+  common: Pick<NatsServerOptions, 'domain' | 'leafListen' | 'extraConfig' | 'auth'> = {},
+): Promise<NatsCluster> {
   // nats-server refuses a JetStream cluster without routes.
   if (!Number.isInteger(size) || size < 2)
     throw new Error(`startNatsCluster: size must be 2 or more, got ${size}`);
@@ -154,6 +164,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       routePorts.map(
         (port, i) => () =>
           startLocal(bin, {
+            ...common,
             name: `${clusterName}-n${i + 1}`,
             cluster: { name: clusterName, port, routes: routes.filter((_, j) => j !== i) },
           }),
@@ -317,8 +328,9 @@ function renderConfig(plan: ServerPlan): string {
   const leaf: string[] = [];
   if (plan.leafPort !== undefined) leaf.push(`listen: "${host}:${plan.leafPort}"`);
   if (opts.leafAuthorization) leaf.push(opts.leafAuthorization);
-  if (opts.leafRemotes?.length)
-    leaf.push(`remotes: [ ${opts.leafRemotes.map((u) => `{ url: ${str(u)} }`).join(', ')} ]`);
+  const remotes = (opts.leafRemotes ?? []).map((u) => `{ url: ${str(u)} }`);
+  if (opts.leafRemoteUrls?.length) remotes.push(`{ urls: [ ${opts.leafRemoteUrls.map(str).join(', ')} ] }`);
+  if (remotes.length) leaf.push(`remotes: [ ${remotes.join(', ')} ]`);
   if (leaf.length) lines.push(`leafnodes { ${leaf.join('\n  ')} }`);
   if (opts.cluster) {
     const { name = 'fedmesh', port, routes = [] } = opts.cluster;
@@ -517,7 +529,13 @@ function installExitHook(): void {
 // URL, so `handle.url` would not be usable by the hub and agent CLIs.
 
 async function startInDocker(opts: NatsServerOptions): Promise<NatsServerHandle> {
-  if (opts.cluster || opts.leafRemotes?.length || opts.leafListen || opts.port !== undefined) {
+  if (
+    opts.cluster ||
+    opts.leafRemotes?.length ||
+    opts.leafRemoteUrls?.length ||
+    opts.leafListen ||
+    opts.port !== undefined
+  ) {
     throw new Error(
       'startNatsServer: clusters, leaf nodes and fixed ports need a local nats-server binary; ' +
         'run `bash deploy/ensure-nats-server.sh`',
