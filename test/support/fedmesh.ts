@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AgentConfig, AgentConfigSchema, type RunningAgent, startAgent } from '@fedmesh/edge-agent';
 import { HubConfigSchema, type RunningHub, startHub } from '@fedmesh/hub';
-import { createLogger, type Logger, type LogLevel } from '@fedmesh/shared';
+import { createLogger, type Logger, type LogLevel, type Resource } from '@fedmesh/shared';
 
 /** Tests log nothing unless FEDMESH_TEST_LOG is set (e.g. FEDMESH_TEST_LOG=debug). */
 export function testLogger(name: string): Logger {
@@ -128,6 +128,13 @@ export async function step<T>(name: string, timeoutMs: number, run: () => Promis
 }
 
 /** A small JSON client for the hub's admin API. */
+/** PUTs a resource and fails the test, with the hub's answer, unless it was taken. */
+export async function putResource(hubUrl: string, r: Resource): Promise<void> {
+  const res = await hubClient(hubUrl).put(r.kind, r.metadata.namespace ?? '_', r.metadata.name, r);
+  if (res.status >= 300)
+    throw new Error(`PUT ${r.kind}/${r.metadata.name}: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
 export function hubClient(baseUrl: string, token?: string) {
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(baseUrl + path, {

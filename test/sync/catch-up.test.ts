@@ -15,6 +15,7 @@ import {
   type AgentProcess,
   agentStatus,
   hubClient,
+  putResource,
   removeDir,
   spawnAgent,
   startTestHub,
@@ -38,11 +39,6 @@ interface SyncStatus {
   };
 }
 const status = async (a: AgentProcess) => (await agentStatus(a.statusUrl)) as unknown as SyncStatus;
-
-async function put(hubUrl: string, r: Resource): Promise<void> {
-  const res = await hubClient(hubUrl).put(r.kind, r.metadata.namespace ?? '_', r.metadata.name, r);
-  expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-}
 
 /** A rolling restart of `frontend` in eu-west: every step moves one replica to a new address. */
 function rollingStep(i: number): Resource {
@@ -78,7 +74,7 @@ describe('catch-up over a real nats-server', () => {
     nats = await startNatsServer();
     hub = await startTestHub(nats.url);
     nc = await connect({ servers: nats.url });
-    for (const r of sampleMesh()) await put(hub.url, r);
+    for (const r of sampleMesh()) await putResource(hub.url, r);
     agent = await spawnAgent(nats.url, REGION, stateDir);
     await waitConverged(hub.url, agent.statusUrl, REGION);
   }, 90_000);
@@ -98,7 +94,7 @@ describe('catch-up over a real nats-server', () => {
     const sentBefore = ((await api.region(REGION)).body as { bytesSent: number }).bytesSent;
     const messagesBefore = await subjectMessages(nc);
     for (let i = 0; i < 150; i++) {
-      await put(hub.url, rollingStep(i));
+      await putResource(hub.url, rollingStep(i));
       // Each step its own delta: the queue a replaying agent would have to pull.
       if (i % 5 === 4) await hub.engine.flush();
     }
@@ -126,16 +122,16 @@ describe('catch-up over a real nats-server', () => {
     await waitFor(async () => (await status(agent)).sync.rejected > before.sync.rejected || undefined, {
       what: 'the agent to reject the garbage',
     });
-    await put(hub.url, rollingStep(500));
+    await putResource(hub.url, rollingStep(500));
     await waitConverged(hub.url, agent.statusUrl, REGION);
     // In the middle: garbage, then real changes behind it.
     await js.publish(syncSubject(REGION), new TextEncoder().encode('garbage in the middle'));
-    await put(hub.url, rollingStep(501));
-    await put(hub.url, rollingStep(502));
+    await putResource(hub.url, rollingStep(501));
+    await putResource(hub.url, rollingStep(502));
     await waitConverged(hub.url, agent.statusUrl, REGION);
     // Long enough for a loop of rejects and resyncs to show, if there were one.
     await new Promise((r) => setTimeout(r, 3_000));
-    await put(hub.url, rollingStep(503));
+    await putResource(hub.url, rollingStep(503));
     await waitConverged(hub.url, agent.statusUrl, REGION);
     const after = await status(agent);
     expect(after.sync.rejected - before.sync.rejected).toBe(2);

@@ -14,6 +14,7 @@ import {
   type AgentProcess,
   agentStatus,
   hubClient,
+  putResource,
   removeDir,
   spawnAgent,
   startTestHub,
@@ -27,11 +28,6 @@ const STEPS = 120;
 interface Summary {
   deltasSent: number;
   line: { coalescedRounds: number; holdingSince: string | null };
-}
-
-async function put(hubUrl: string, r: Resource): Promise<void> {
-  const res = await hubClient(hubUrl).put(r.kind, r.metadata.namespace ?? '_', r.metadata.name, r);
-  expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
 }
 
 /** A rolling restart of a 40-replica `frontend`: every step moves one replica to a new address. */
@@ -61,7 +57,7 @@ describe('coalescing under throttle', () => {
   beforeAll(async () => {
     nats = await startNatsServer();
     hub = await startTestHub(nats.url, { coalesceAfter: '1s' });
-    for (const r of sampleMesh()) await put(hub.url, r);
+    for (const r of sampleMesh()) await putResource(hub.url, r);
     agent = await spawnAgent(nats.url, REGION, stateDir);
     await waitConverged(hub.url, agent.statusUrl, REGION);
   }, 90_000);
@@ -77,7 +73,7 @@ describe('coalescing under throttle', () => {
     printLogsOnFailure(nats);
     const api = hubClient(hub.url);
     const region = sampleMesh().find((r) => r.kind === 'Region' && r.metadata.name === REGION)!;
-    await put(hub.url, {
+    await putResource(hub.url, {
       ...region,
       spec: { ...(region.spec as object), link: { budget: '2KiB/s', burst: '4KiB' } },
     } as Resource);
@@ -90,7 +86,7 @@ describe('coalescing under throttle', () => {
     // Every step its own publication round: without coalescing, each would be a delta on the line.
     let heldAtSomePoint = false;
     for (let i = 0; i < STEPS; i++) {
-      await put(hub.url, rollingStep(i));
+      await putResource(hub.url, rollingStep(i));
       await hub.engine.flush();
       if (i % 10 === 9)
         heldAtSomePoint ||= ((await api.region(REGION)).body as Summary).line.holdingSince !== null;
