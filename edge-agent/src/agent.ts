@@ -1,4 +1,4 @@
-import { rename } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   agentInboxPrefix,
@@ -13,6 +13,9 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { AgentConfig } from './config.js';
+import { followRegistrationsFile } from './discovery/file.js';
+import { createRegistry } from './discovery/registry.js';
+import { registerRegistrationRoutes } from './discovery/routes.js';
 import { type AgentState, createFileStateStore } from './state/file-store.js';
 import { buildStatusServer } from './status/http.js';
 import { startStatusUplink } from './status/uplink.js';
@@ -58,6 +61,8 @@ export interface AgentStatus {
   urgent: UrgentStatus;
   /** Which hub keys the agent accepts, and why (`--trust`, pinned on first use, or none yet). */
   trust: TrustStatus;
+  /** Endpoints registered with this agent (IDC and VM sites) and how many pass their checks. */
+  registrations: { count: number; healthy: number };
   /** Budget, utilization, queue and compression of the downlink; null until NATS is reached. */
   line: LineStatus | null;
   xds: { nacks: number; proxies: unknown[] };
@@ -140,6 +145,10 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         rejected: 0,
       },
       trust: trust.status(),
+      registrations: (() => {
+        const items = registrations.list();
+        return { count: items.length, healthy: items.filter((r) => r.healthy).length };
+      })(),
       line: sync?.line() ?? null,
       xds: { nacks: proxies.reduce((n, p) => n + p.nacks.length, 0), proxies },
     };
@@ -148,11 +157,26 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const registry = createAgentMetrics(status);
   registerLineMetrics(registry, () => sync);
   registry.registerMetric(applyToPush.metric);
+  // IDC and VM sites: endpoints registered with this agent, with their health checks.
+  const registrations = createRegistry({
+    stateDir: config.stateDir,
+    log: log.child({ component: 'registrations' }),
+  });
+  await mkdir(config.stateDir, { recursive: true });
+  await registrations.load();
+  const unfollow = config.registrations
+    ? await followRegistrationsFile(
+        config.registrations,
+        registrations,
+        log.child({ component: 'registrations' }),
+      )
+    : () => undefined;
   const http = buildStatusServer({
     logger: log,
     status: () => ({ ...status() }),
     registry,
     healthy: () => served !== undefined,
+    routes: (app) => registerRegistrationRoutes(app, registrations),
   });
   const [host, port] = splitHostPort(config.statusListen);
   await http.listen({ host, port });
@@ -252,6 +276,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       stopping ??= (async () => {
         abort.abort();
         uplink.stop();
+        unfollow();
+        registrations.stop();
         // Every step is bounded: SIGTERM must end the agent in time even with NATS unreachable
         // or a pull stuck on a slow line. The persisted view is already durable.
         await settleWithin(sync?.stop(), STOP_STEP_MS);

@@ -17,6 +17,8 @@ Options (each also read from the environment variable shown):
   --codecs <list>           codecs accepted from the hub           FEDMESH_CODECS        [br,gzip,identity]
   --trust <file>            PEM public keys of the hub (fedmesh-hub --print-public-key);  FEDMESH_TRUST
                             without it the first signing key seen is pinned in the state dir
+  --registrations <file>    YAML list of this site's endpoints     FEDMESH_REGISTRATIONS
+                            ({namespace, service, id, address, port, check?, ...}); followed
   --budget <rate>           cap on sync bandwidth (may only lower the Region's link.budget)  FEDMESH_BUDGET
   --heartbeat <duration>    status report interval                 FEDMESH_HEARTBEAT     [10s]
   --max-payload <size>      largest decoded sync payload accepted  FEDMESH_MAX_PAYLOAD   [256MiB]
@@ -34,6 +36,7 @@ export const AgentConfigSchema = z.object({
   hubDomain: z.string().optional(),
   stateDir: z.string().min(1).optional(),
   trust: z.string().min(1).optional(),
+  registrations: z.string().min(1).optional(),
   xdsListen: HostPort.default('127.0.0.1:18000'),
   statusListen: HostPort.default('127.0.0.1:9902'),
   codecs: z
@@ -58,6 +61,7 @@ const FLAGS = {
   'status-listen': 'FEDMESH_STATUS_LISTEN',
   codecs: 'FEDMESH_CODECS',
   trust: 'FEDMESH_TRUST',
+  registrations: 'FEDMESH_REGISTRATIONS',
   budget: 'FEDMESH_BUDGET',
   heartbeat: 'FEDMESH_HEARTBEAT',
   'max-payload': 'FEDMESH_MAX_PAYLOAD',

@@ -8,6 +8,8 @@ export function buildStatusServer(deps: {
   status: () => Record<string, unknown>;
   registry: Registry;
   healthy: () => boolean;
+  /** More routes on the same listener (the registration API). */
+  routes?: (app: FastifyInstance) => void;
 }): FastifyInstance {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger.child({ component: 'status-http' }) as FastifyBaseLogger,
@@ -21,5 +23,6 @@ export function buildStatusServer(deps: {
   app.get('/metrics', async (_req, reply) => {
     reply.type(deps.registry.contentType).send(await deps.registry.metrics());
   });
+  deps.routes?.(app);
   return app;
 }

@@ -15,7 +15,17 @@ export {
 } from './helpers.js';
 export { API_VERSION, type ApiVersion, KINDS, Kind, Scope } from './kinds.js';
 export { parseManifest, toFieldIssues, validateManifest } from './parse.js';
-export { ByteRate, ByteSize, DnsLabel, Duration, isDnsLabel, Labels } from './primitives.js';
+export {
+  Address,
+  ByteRate,
+  ByteSize,
+  DnsLabel,
+  Duration,
+  isDnsLabel,
+  Labels,
+  PortNumber,
+  ShortText,
+} from './primitives.js';
 export { parseByteRate, parseByteSize, parseDuration, QuantityError } from './quantity.js';
 export { checkReferences, type ResourceLookup, trafficPolicyCandidates } from './references.js';
 export {
