@@ -14,7 +14,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { AgentConfig } from './config.js';
 import { followRegistrationsFile } from './discovery/file.js';
-import { createRegistry } from './discovery/registry.js';
+import { withLocalEndpoints } from './discovery/local.js';
+import { createRegistry, type RegistrationStatus } from './discovery/registry.js';
 import { registerRegistrationRoutes } from './discovery/routes.js';
 import { type AgentState, createFileStateStore } from './state/file-store.js';
 import { buildStatusServer } from './status/http.js';
@@ -102,13 +103,23 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   });
   if (served) xds.setView(served);
 
-  const serve = (view: RegionView) => {
+  // What the sync client last handed on (the verified view with any urgent overlay); what is
+  // served is that with this site's registered endpoints on top (local first).
+  let fromSync: RegionView | undefined = served;
+  let localEndpoints: () => RegistrationStatus[] = () => [];
+  const serveComposed = () => {
+    if (!fromSync) return;
+    const view = withLocalEndpoints(fromSync, config.region, localEndpoints());
     served = view;
     try {
       xds.setView(view);
     } catch (err) {
       log.error({ err }, 'cannot serve the new view over xDS; still serving the previous one');
     }
+  };
+  const serve = (view: RegionView) => {
+    fromSync = view;
+    serveComposed();
     uplinkRef.changed();
   };
 
@@ -164,6 +175,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   });
   await mkdir(config.stateDir, { recursive: true });
   await registrations.load();
+  localEndpoints = () => registrations.list();
+  registrations.onChange(serveComposed);
   const unfollow = config.registrations
     ? await followRegistrationsFile(
         config.registrations,
@@ -171,6 +184,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         log.child({ component: 'registrations' }),
       )
     : () => undefined;
+  serveComposed();
   const http = buildStatusServer({
     logger: log,
     status: () => ({ ...status() }),

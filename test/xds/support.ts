@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { HealthImplementation } from 'grpc-health-check';
 import { protoIncludeDirs } from '../../edge-agent/src/xds/server/protos.js';
 
 // ---- raw ADS ------------------------------------------------------------------------------
@@ -118,11 +119,15 @@ export interface Backend {
   port: number;
   /** Calls answered so far. */
   calls(): number;
+  /** What it answers on grpc.health.v1 (SERVING at start); it keeps answering Who either way. */
+  setServing(serving: boolean): void;
   close(): Promise<void>;
 }
 
 export async function startBackend(name: string): Promise<Backend> {
   const server = new grpc.Server();
+  const health = new HealthImplementation({ '': 'SERVING' });
+  health.addToServer(server);
   let calls = 0;
   server.addService(WHO_SERVICE, {
     Who: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
@@ -139,6 +144,7 @@ export async function startBackend(name: string): Promise<Backend> {
     name,
     port,
     calls: () => calls,
+    setServing: (serving) => health.setStatus('', serving ? 'SERVING' : 'NOT_SERVING'),
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   };
 }

@@ -122,11 +122,12 @@ export async function createXdsServer(options: XdsServerOptions): Promise<XdsSer
         return { version: view.version, changed: [], warnings: previous.warnings };
       }
       if (previous && view.version === previous.viewVersion) {
-        // The urgent lane's overlay changes what is served between two versions of the chain
-        // (its view has the hash of what is served); the hub never publishes a version twice.
+        // The urgent lane's overlay and the site's own registered endpoints change what is served
+        // between two versions of the chain (such a view has a hash of what is served); the hub
+        // never publishes a version twice.
         logger.info(
           { version: view.version, hash: view.hash, previous: previous.viewHash },
-          'view changed without a new version (an urgent overlay)',
+          'view changed without a new version (an urgent overlay or local endpoints)',
         );
       }
       const translated = translate(view);

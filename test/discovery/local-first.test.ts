@@ -1,0 +1,118 @@
+/**
+ * Local first, with real parts: a real nats-server, the hub in process, the agent as its own
+ * process, two gRPC backends registered with the agent (gRPC health checks), and a proxyless
+ * gRPC client (@grpc/grpc-js-xds, its own process) of the agent's xDS server. The hub only knows
+ * the Service (its ServiceEndpoints for the region points nowhere): the client reaches the
+ * registered backends without any round trip through the hub, and when one fails its health
+ * check (still answering calls) the client stops using it. The time from the failure to the
+ * client's last call to it is printed: local failover.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunningHub } from '@fedmesh/hub';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AgentProcess,
+  hubClient,
+  removeDir,
+  spawnAgent,
+  startTestHub,
+  waitConverged,
+  waitFor,
+} from '../support/fedmesh.js';
+import { type NatsServerHandle, printLogsOnFailure, startNatsServer } from '../support/nats.js';
+import { type Backend, startBackend, startXdsClient, type XdsClientProcess } from '../xds/support.js';
+import { NS, putPaymentsMesh, REGION, TARGET } from '../xds-e2e/mesh.js';
+
+describe('local first: registered endpoints are served at once', () => {
+  let nats: NatsServerHandle;
+  let hub: RunningHub;
+  let agent: AgentProcess;
+  let client: XdsClientProcess | undefined;
+  const backends: Backend[] = [];
+  const stateDir = mkdtempSync(join(tmpdir(), 'fedmesh-local-first-'));
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    hub = await startTestHub(nats.url);
+    // What the hub says of payments in eu-west: one endpoint on a port nothing listens on.
+    const nowhere = {
+      name: 'nowhere',
+      port: 9,
+      calls: () => 0,
+      setServing: () => undefined,
+      close: async () => {},
+    };
+    await putPaymentsMesh(hubClient(hub.url), [{ backend: nowhere, subset: 'v1' }], [100, 0]);
+    for (const name of ['vm-a', 'vm-b']) backends.push(await startBackend(name));
+    agent = await spawnAgent(nats.url, REGION, stateDir);
+    await waitConverged(hub.url, agent.statusUrl, REGION);
+  }, 90_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await agent?.stop();
+    await hub?.stop();
+    await nats?.cleanup();
+    await Promise.all(backends.map((b) => b.close()));
+    removeDir(stateDir);
+  });
+
+  it('local first - the client reaches registered backends, and leaves one within a check interval of its failing check', async () => {
+    printLogsOnFailure(nats);
+    for (const b of backends) {
+      const res = await fetch(`${agent.statusUrl}/v1/registrations/${NS}/payments/${b.name}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          address: '127.0.0.1',
+          port: b.port,
+          labels: { version: 'v1' },
+          check: { grpc: true },
+          interval: '200ms',
+          timeout: '150ms',
+          fall: 1,
+        }),
+      });
+      expect(res.status).toBe(201);
+    }
+    const before = (await hubClient(hub.url).view(REGION)).body as { version: number };
+    client = await startXdsClient({ xdsPort: agent.xdsPort, nodeId: 'local-first', region: REGION });
+    await waitFor(
+      async () => Object.keys((await client!.calls(TARGET, 40)).counts).length === 2 || undefined,
+      {
+        what: 'the client to reach both registered backends',
+        timeoutMs: 30_000,
+      },
+    );
+    // Served without the hub: its view of the region did not move.
+    expect(((await hubClient(hub.url).view(REGION)).body as { version: number }).version).toBe(
+      before.version,
+    );
+
+    const failing = backends[0]!;
+    const t0 = performance.now();
+    failing.setServing(false);
+    await waitFor(
+      async () => {
+        const { counts } = await client!.calls(TARGET, 20);
+        return counts[failing.name] === undefined && counts[backends[1]!.name] === 20 ? true : undefined;
+      },
+      { what: 'the client to stop using the backend that fails its check', timeoutMs: 30_000 },
+    );
+    const ms = performance.now() - t0;
+    console.log(
+      `local failover: ${ms.toFixed(0)} ms from a failing check (interval 200 ms, fall 1) to 20 calls avoiding it`,
+    );
+    // And back: it passes again, and rises after two passes.
+    failing.setServing(true);
+    await waitFor(
+      async () => ((await client!.calls(TARGET, 40)).counts[failing.name] ?? 0) > 0 || undefined,
+      {
+        what: 'the client to use the backend again once it passes',
+        timeoutMs: 30_000,
+      },
+    );
+  }, 120_000);
+});
