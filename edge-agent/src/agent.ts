@@ -19,6 +19,7 @@ import { createRegistry, type RegistrationStatus } from './discovery/registry.js
 import { registerRegistrationRoutes } from './discovery/routes.js';
 import { type AgentState, createFileStateStore } from './state/file-store.js';
 import { buildStatusServer } from './status/http.js';
+import { createProxyInventory } from './status/proxies.js';
 import { startStatusUplink } from './status/uplink.js';
 import { createSyncClient, type LineStatus, type SyncClient } from './sync/client.js';
 import { keyAnnouncementReader, readTrustFile } from './sync/keys.js';
@@ -94,11 +95,15 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const uplinkRef: { changed(): void } = { changed: () => undefined };
 
   const applyToPush = createApplyToPushHistogram();
+  const inventory = createProxyInventory();
   const xds = await createXdsServer({
     logger: log,
     listen: config.xdsListen,
     controlPlane: `fedmesh-agent/${config.region}`,
-    onChange: () => uplinkRef.changed(),
+    onChange: (event) => {
+      inventory.record(event);
+      uplinkRef.changed();
+    },
     onPush: applyToPush.observe,
   });
   if (served) xds.setView(served);
@@ -222,6 +227,10 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         ...(s.sync.lastError ? { lastError: s.sync.lastError } : {}),
         heartbeatSeconds: config.heartbeat / 1000,
         sentAt: new Date().toISOString(),
+        ...(() => {
+          const proxyList = inventory.forReport(xds.proxies());
+          return proxyList ? { proxyList } : {};
+        })(),
       };
     },
   });

@@ -4,6 +4,32 @@ import { z } from 'zod';
  * What an agent reports on `fedmesh.status.<region>`, on every change and on a heartbeat. The
  * hub validates it like any other input: an agent is a client, not a trusted peer.
  */
+/** One node proxy connected to a region's agent, as the agent reports it (the proxy inventory). */
+export const ProxyReport = z.object({
+  node: z.string().max(256),
+  client: z.string().max(256).optional(),
+  protocol: z.enum(['sotw', 'delta']),
+  connectedAt: z.string().max(64),
+  /** Last version the proxy accepted, per type URL. */
+  acked: z.record(z.string().max(256), z.string().max(64)),
+  /** Names subscribed per type URL (a count; `-1` for a wildcard). */
+  subscribed: z.record(z.string().max(256), z.int().min(-1)).default({}),
+  /** NACKs of this node since the agent started, across its reconnects. */
+  nacks: z.int().min(0),
+  lastNack: z
+    .object({
+      typeUrl: z.string().max(256),
+      version: z.string().max(64),
+      reason: z.string().max(1024),
+      at: z.string().max(64),
+    })
+    .optional(),
+});
+export type ProxyReport = z.infer<typeof ProxyReport>;
+
+/** Proxies listed in one report, at most; a region with more lists the first ones by node id. */
+export const MAX_REPORTED_PROXIES = 500;
+
 export const AgentStatusReport = z.object({
   region: z.string().min(1).max(63),
   agentId: z.string().max(256),
@@ -35,6 +61,11 @@ export const AgentStatusReport = z.object({
   lastError: z.string().max(4096).optional(),
   heartbeatSeconds: z.number().positive().default(10),
   sentAt: z.string().max(64),
+  /**
+   * The proxy inventory, when it changed since the last report that carried it (or a minute
+   * passed): absent otherwise, and the hub keeps the last one. Agents older than it never send it.
+   */
+  proxyList: z.array(ProxyReport).max(MAX_REPORTED_PROXIES).optional(),
 });
 export type AgentStatusReport = z.infer<typeof AgentStatusReport>;
 export type AgentStatusReportInput = z.input<typeof AgentStatusReport>;

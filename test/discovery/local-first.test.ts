@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningHub } from '@fedmesh/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../hub/src/cli/index.js';
 import {
   type AgentProcess,
   hubClient,
@@ -86,6 +87,33 @@ describe('local first: registered endpoints are served at once', () => {
         timeoutMs: 30_000,
       },
     );
+    // The proxy inventory reaches the hub: the client, SYNCED, with what it ACKed.
+    const proxies = await waitFor(
+      async () => {
+        const { body } = await hubClient(hub.url).call('GET', `/v1/regions/${REGION}/proxies`);
+        const items = (
+          body as { items: { node: string; state: string; client: string | null; nacks: number }[] }
+        ).items;
+        return items.length === 1 && items[0]!.state === 'SYNCED' ? items : undefined;
+      },
+      { what: "the hub to list the agent's proxy as SYNCED", timeoutMs: 30_000 },
+    );
+    expect(proxies![0]).toMatchObject({ node: 'local-first', nacks: 0 });
+    expect(proxies![0]!.client).toMatch(/grpc/i);
+    let printed = '';
+    const code = await runCli(['proxies', '-r', REGION, '--server', hub.url], {
+      stdout: (t) => {
+        printed += t;
+      },
+      stderr: () => undefined,
+      env: {},
+      readStdin: async () => '',
+    });
+    expect(code).toBe(0);
+    expect(printed).toMatch(/^NODE\s+REGION\s+CLIENT\s+STATUS\s+LDS\s+RDS\s+CDS\s+EDS\s+NACKS/);
+    expect(printed).toMatch(/local-first\s+eu-west\s+.*SYNCED/);
+    expect((await hubClient(hub.url).call('GET', '/v1/regions/nowhere/proxies')).status).toBe(404);
+
     // Served without the hub: its view of the region did not move.
     expect(((await hubClient(hub.url).view(REGION)).body as { version: number }).version).toBe(
       before.version,

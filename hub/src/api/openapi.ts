@@ -255,6 +255,42 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
         lastError: { type: ['string', 'null'] },
       },
     },
+    ProxyList: {
+      type: 'object',
+      required: ['items'],
+      properties: {
+        items: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['node', 'region', 'client', 'acked', 'nacks', 'state'],
+            properties: {
+              node: { type: 'string' },
+              region: { type: 'string' },
+              client: { type: ['string', 'null'] },
+              protocol: { type: 'string', enum: ['sotw', 'delta'] },
+              connectedAt: { type: 'string' },
+              acked: {
+                type: 'object',
+                additionalProperties: { type: 'string' },
+                description: 'type URL → version',
+              },
+              subscribed: {
+                type: 'object',
+                additionalProperties: { type: 'integer' },
+                description: 'type URL → names subscribed (-1: a wildcard)',
+              },
+              nacks: {
+                type: 'integer',
+                description: 'NACKs of this node since its agent started, across reconnects',
+              },
+              lastNack: { type: ['object', 'null'], additionalProperties: true },
+              state: { type: 'string', enum: ['SYNCED', 'STALE', 'NACKED'] },
+            },
+          },
+        },
+      },
+    },
     RegionList: {
       type: 'object',
       required: ['items'],
@@ -591,6 +627,19 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
             }),
             '404': { $ref: '#/components/responses/NotFound' },
             ...common(true),
+          },
+        },
+      },
+      '/v1/regions/{region}/proxies': {
+        parameters: [pathParam('region', 'Region name', { type: 'string' })],
+        get: {
+          operationId: 'listRegionProxies',
+          summary: "The node proxies connected to the region's agent, as its last report says",
+          security: auth,
+          responses: {
+            '200': jsonResponse('Proxies', ref('ProxyList')),
+            '404': { $ref: '#/components/responses/NotFound' },
+            ...common(false),
           },
         },
       },

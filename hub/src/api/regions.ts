@@ -1,4 +1,11 @@
-import { ErrorCode, FedmeshError, invalid, isDnsLabel, regionLinkOf } from '@fedmesh/shared';
+import {
+  ErrorCode,
+  FedmeshError,
+  invalid,
+  isDnsLabel,
+  type ProxyReport,
+  regionLinkOf,
+} from '@fedmesh/shared';
 import type { FastifyInstance } from 'fastify';
 import type { RegionLineFigures } from '../metrics/index.js';
 import type { ApiDeps } from './server.js';
@@ -115,6 +122,19 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
   app.get<{ Params: { region: string } }>('/v1/regions/:region', async (req) =>
     summary(checkName(req.params.region)),
   );
+  app.get<{ Params: { region: string } }>('/v1/regions/:region/proxies', async (req) => {
+    const region = checkName(req.params.region);
+    if (!deps.engine.view(region)) throw new FedmeshError(ErrorCode.NotFound, `region ${region} not found`);
+    const received = deps.status.get(region);
+    const stale =
+      !received ||
+      Date.now() - received.receivedAt.getTime() >
+        deps.staleAfterHeartbeats * received.report.heartbeatSeconds * 1000;
+    const served = received ? String(received.report.version) : undefined;
+    return {
+      items: (received?.proxies?.items ?? []).map((p) => proxyItem(region, p, served, stale)),
+    };
+  });
   app.get<{ Params: { region: string } }>('/v1/regions/:region/view', async (req) => {
     const region = checkName(req.params.region);
     await deps.engine.flush();
@@ -125,6 +145,43 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
 }
 
 type Report = NonNullable<ReturnType<ApiDeps['status']['get']>>['report'];
+
+/** What `GET /v1/regions/{region}/proxies` shows of one proxy (`fedmeshctl proxies`). */
+export interface ProxySummary {
+  node: string;
+  region: string;
+  client: string | null;
+  protocol: string;
+  connectedAt: string;
+  acked: Record<string, string>;
+  subscribed: Record<string, number>;
+  nacks: number;
+  lastNack: ProxyReport['lastNack'] | null;
+  /**
+   * SYNCED: every type it subscribes to ACKed the version its agent serves; NACKED: it rejected
+   * that version; STALE: it is behind, or its agent has not reported for a while.
+   */
+  state: 'SYNCED' | 'STALE' | 'NACKED';
+}
+
+function proxyItem(region: string, p: ProxyReport, served: string | undefined, stale: boolean): ProxySummary {
+  const types = Object.keys(p.subscribed).length > 0 ? Object.keys(p.subscribed) : Object.keys(p.acked);
+  const nacked =
+    p.lastNack !== undefined && p.lastNack.version === served && p.acked[p.lastNack.typeUrl] !== served;
+  const synced = !stale && types.length > 0 && types.every((t) => p.acked[t] === served);
+  return {
+    node: p.node,
+    region,
+    client: p.client ?? null,
+    protocol: p.protocol,
+    connectedAt: p.connectedAt,
+    acked: p.acked,
+    subscribed: p.subscribed,
+    nacks: p.nacks,
+    lastNack: p.lastNack ?? null,
+    state: nacked ? 'NACKED' : synced ? 'SYNCED' : 'STALE',
+  };
+}
 
 function lineOf(
   deps: ApiDeps,

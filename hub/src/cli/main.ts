@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { ApplyResponse } from '../api/apply.js';
-import type { RegionSummary } from '../api/regions.js';
+import type { ProxySummary, RegionSummary } from '../api/regions.js';
 import type { AuditEntry } from '../audit/index.js';
 import { ApiError, ConnectError, createClient, type HubClient } from './client.js';
 import { KIND_HELP, namespaceFor, resolveKind } from './kinds.js';
@@ -10,6 +10,7 @@ import {
   formatChanges,
   formatHistory,
   formatIssues,
+  formatProxies,
   formatRegions,
   formatResources,
   type HistoryItem,
@@ -29,6 +30,7 @@ Commands:
   history KIND NAME [-n NS]            past writes of a resource and who made them
   changes [--since REV] [--limit N]    the audit log: every write through the API
   regions [-o FORMAT]                  sync status of every region
+  proxies [-r REGION] [-o FORMAT]      the node proxies of every region (or one): SYNCED, STALE or NACKED
 
 Options:
   --server URL       hub admin API             FEDMESH_SERVER  [http://127.0.0.1:8080]
@@ -36,6 +38,7 @@ Options:
   -n, --namespace NS namespace                 FEDMESH_NAMESPACE [default]
   -o, --output FMT   table | yaml | json       [table]
   -f, --filename P   file, directory or - (stdin); repeatable
+  -r, --region R     proxies: one region only
   --dry-run          apply: validate and show the diff, change nothing
   -h, --help         show this help
 
@@ -61,6 +64,7 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   since: { type: 'string' },
   limit: { type: 'string' },
+  region: { type: 'string', short: 'r' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -162,6 +166,24 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
       `/v1/changes${q.size ? `?${q}` : ''}`,
     );
     io.stdout(formatChanges(body.items, outputFormat(values.output)));
+    return 0;
+  },
+  proxies: async ({ client, values, args, io }) => {
+    noMore(args);
+    const regions = values.region
+      ? [values.region]
+      : (await client.request<{ items: RegionSummary[] }>('GET', '/v1/regions')).body.items.map(
+          (r) => r.region,
+        );
+    const items: ProxySummary[] = [];
+    for (const region of regions) {
+      const { body } = await client.request<{ items: ProxySummary[] }>(
+        'GET',
+        `/v1/regions/${encodeURIComponent(region)}/proxies`,
+      );
+      items.push(...body.items);
+    }
+    io.stdout(formatProxies(items, outputFormat(values.output)));
     return 0;
   },
   regions: async ({ client, values, args, io }) => {

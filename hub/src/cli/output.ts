@@ -1,7 +1,7 @@
 import { type FieldIssue, isKnownKind, type Kind, type SpecOf } from '@fedmesh/shared';
 import { stringify } from 'yaml';
 import type { ApplyItem, ApplyResponse } from '../api/apply.js';
-import type { RegionSummary } from '../api/regions.js';
+import type { ProxySummary, RegionSummary } from '../api/regions.js';
 import type { AuditEntry } from '../audit/index.js';
 
 // Pure formatting: every function returns the text to print, so it is tested without a terminal.
@@ -231,6 +231,39 @@ export function formatRegions(items: readonly RegionSummary[], format: OutputFor
       String(r.connectedProxies),
       r.stale ? 'yes' : 'no',
       r.lastError ? oneLine(r.lastError, 60) : '-',
+    ]),
+  );
+}
+
+const SHORT_TYPES: Record<string, string> = {
+  'type.googleapis.com/envoy.config.listener.v3.Listener': 'LDS',
+  'type.googleapis.com/envoy.config.route.v3.RouteConfiguration': 'RDS',
+  'type.googleapis.com/envoy.config.cluster.v3.Cluster': 'CDS',
+  'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment': 'EDS',
+};
+
+/** `fedmeshctl proxies`: one line per node proxy, like `istioctl proxy-status`. */
+export function formatProxies(items: readonly ProxySummary[], format: OutputFormat): string {
+  if (format === OutputFormat.Json) return formatJson({ items });
+  if (format === OutputFormat.Yaml) return stringify({ items }, { lineWidth: 0 });
+  if (items.length === 0) return 'No proxies.\n';
+  const acked = (p: ProxySummary, short: string) => {
+    const type = Object.keys(SHORT_TYPES).find((t) => SHORT_TYPES[t] === short)!;
+    return p.acked[type] ?? (p.subscribed[type] !== undefined ? 'pending' : '-');
+  };
+  return formatTable(
+    ['NODE', 'REGION', 'CLIENT', 'STATUS', 'LDS', 'RDS', 'CDS', 'EDS', 'NACKS', 'LAST-NACK'],
+    items.map((p) => [
+      p.node || '(no id)',
+      p.region,
+      p.client ? oneLine(p.client, 30) : '-',
+      p.state,
+      acked(p, 'LDS'),
+      acked(p, 'RDS'),
+      acked(p, 'CDS'),
+      acked(p, 'EDS'),
+      String(p.nacks),
+      p.lastNack ? oneLine(p.lastNack.reason, 50) : '-',
     ]),
   );
 }

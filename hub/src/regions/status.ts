@@ -1,9 +1,11 @@
-import { AgentStatusReport, type Logger, STATUS_SUBJECT_PREFIX } from '@fedmesh/shared';
+import { AgentStatusReport, type Logger, type ProxyReport, STATUS_SUBJECT_PREFIX } from '@fedmesh/shared';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 
 export interface ReceivedStatus {
   report: AgentStatusReport;
   receivedAt: Date;
+  /** The last proxy inventory the agent sent (reports carry it only when it changed). */
+  proxies?: { items: ProxyReport[]; receivedAt: Date };
 }
 
 /** Latest status report of every region's agent, as received on `fedmesh.status.*`. */
@@ -34,7 +36,10 @@ export function createStatusIntake(nc: NatsConnection, logger: Logger): StatusIn
         log.warn({ region, claimed: parsed.region }, 'ignoring a status report for another region');
         return;
       }
-      latest.set(region, { report: parsed, receivedAt: new Date() });
+      const now = new Date();
+      const prior = latest.get(region);
+      const proxies = parsed.proxyList ? { items: parsed.proxyList, receivedAt: now } : prior?.proxies;
+      latest.set(region, { report: parsed, receivedAt: now, ...(proxies ? { proxies } : {}) });
       for (const l of listeners) l(parsed);
     },
   });
