@@ -2,6 +2,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   agentInboxPrefix,
+  BUILD,
   connectNats,
   emptyView,
   type KeyAnnouncement,
@@ -37,6 +38,8 @@ export interface RunningAgent {
 
 export interface AgentStatus {
   region: string;
+  /** The software's version (External contract: `{"build": {"version": "x.y.z"}}`). */
+  build: { version: string };
   version: number;
   hash: string;
   proxies: number;
@@ -134,6 +137,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     const proxies = xds.proxies();
     return {
       region: config.region,
+      build: BUILD,
       version: view.version,
       hash: view.hash,
       proxies: proxies.length,

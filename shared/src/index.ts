@@ -1,3 +1,4 @@
+export * from './build.js';
 export * from './codec.js';
 export * from './errors.js';
 export * from './flags.js';

@@ -1,3 +1,4 @@
+import { BUILD } from './build.js';
 import { createLogger, type Logger, type LogLevel } from './logger.js';
 
 /**
@@ -11,7 +12,13 @@ export async function runProcess<C extends { logLevel: LogLevel }>(opts: {
   parse: () => { help: true } | { help: false; config: C };
   start: (config: C, logger: Logger) => Promise<{ stop(): Promise<void> }>;
   stopTimeoutMs?: number;
+  /** The command line, for `--version` (default: this process's). */
+  argv?: readonly string[];
 }): Promise<void> {
+  if ((opts.argv ?? process.argv.slice(2)).includes('--version')) {
+    process.stdout.write(`${opts.name} ${BUILD.version}\n`);
+    return;
+  }
   let parsed: ReturnType<typeof opts.parse>;
   try {
     parsed = opts.parse();

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -14,6 +15,14 @@ describe('bins', () => {
     it(`bins - ${bin} --help prints its usage and exits 0`, async () => {
       const { stdout } = await run('npx', ['--no-install', bin, '--help'], { timeout: 30_000 });
       for (const m of mentions) expect(stdout).toContain(m);
+    });
+  }
+
+  for (const bin of ['fedmesh-hub', 'fedmesh-agent', 'fedmeshctl']) {
+    it(`bins - ${bin} --version prints its name and the package version`, async () => {
+      const version = JSON.parse(readFileSync('package.json', 'utf8')).version as string;
+      const { stdout } = await run('npx', ['--no-install', bin, '--version'], { timeout: 30_000 });
+      expect(stdout.trim()).toBe(`${bin} ${version}`);
     });
   }
 

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import type { RunningHub } from '@fedmesh/hub';
 import { API_VERSION, sampleMesh, viewHash } from '@fedmesh/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  agentStatus,
   hubClient,
   removeDir,
   startTestAgent,
@@ -109,5 +111,27 @@ describe('first end-to-end path', () => {
       { what: 'us-east to be marked stale', timeoutMs: 15_000 },
     );
     expect(summary.applied).toEqual(applied);
+  });
+
+  it('e2e - health, liveness and readiness carry the build; a deleted Region leaves /v1/regions', async () => {
+    const version = JSON.parse(readFileSync('package.json', 'utf8')).version as string;
+    const health = await (await fetch(`${hub.url}/healthz`)).json();
+    expect(health).toMatchObject({ status: 'ok', build: { version } });
+    expect((await fetch(`${hub.url}/livez`)).status).toBe(200);
+    expect((await fetch(`${hub.url}/readyz`)).status).toBe(200);
+    const eu = agents.find((a) => a.config.region === 'eu-west')!;
+    expect(
+      ((await agentStatus(eu.statusUrl)) as unknown as { build: { version: string } }).build.version,
+    ).toBe(version);
+
+    const api = hubClient(hub.url);
+    const regions = async () =>
+      ((await api.call('GET', '/v1/regions')).body.items as { region: string }[]).map((r) => r.region);
+    expect(await regions()).toContain('us-east');
+    expect((await api.del('Region', '_', 'us-east')).status).toBeLessThan(300);
+    await waitFor(async () => !(await regions()).includes('us-east') || undefined, {
+      what: 'the deleted Region to leave /v1/regions',
+    });
+    expect((await api.region('us-east')).status).toBe(404);
   });
 });

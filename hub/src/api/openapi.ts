@@ -386,9 +386,30 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
           responses: {
             '200': jsonResponse('Ready', {
               type: 'object',
-              properties: { status: { type: 'string' }, revision: { type: 'integer' } },
+              properties: {
+                status: { type: 'string' },
+                revision: { type: 'integer' },
+                build: { type: 'object', properties: { version: { type: 'string' } } },
+              },
             }),
             '503': jsonResponse('Starting or disconnected from NATS', { type: 'object' }),
+          },
+        },
+      },
+      '/livez': {
+        get: {
+          operationId: 'livez',
+          summary: 'Liveness: the process answers',
+          responses: { '200': jsonResponse('Alive', { type: 'object' }) },
+        },
+      },
+      '/readyz': {
+        get: {
+          operationId: 'readyz',
+          summary: 'Readiness: NATS and the config store answer',
+          responses: {
+            '200': jsonResponse('Ready', { type: 'object' }),
+            '503': jsonResponse('Not ready', { type: 'object' }),
           },
         },
       },

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { ErrorCode, type Logger } from '@fedmesh/shared';
+import { BUILD, ErrorCode, type Logger } from '@fedmesh/shared';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -113,7 +113,17 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
 
   app.get('/healthz', async (_req, reply) => {
     const ok = deps.ready();
-    reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'starting', revision: deps.engine.revision() });
+    reply
+      .code(ok ? 200 : 503)
+      .send({ status: ok ? 'ok' : 'starting', revision: deps.engine.revision(), build: BUILD });
+  });
+  // Liveness: the process answers. Readiness: NATS and the store answer (the engine started).
+  app.get('/livez', async () => ({ status: 'ok', build: BUILD }));
+  app.get('/readyz', async (_req, reply) => {
+    const ok = deps.ready();
+    reply
+      .code(ok ? 200 : 503)
+      .send({ status: ok ? 'ready' : 'not ready: NATS or the store is not answering' });
   });
   app.get('/metrics', async (_req, reply) => {
     reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { BUILD } from '@fedmesh/shared';
 import type { ApplyResponse } from '../api/apply.js';
 import type { ProxySummary, RegionSummary } from '../api/regions.js';
 import type { AuditEntry } from '../audit/index.js';
@@ -41,6 +42,7 @@ Options:
   -r, --region R     proxies: one region only
   --dry-run          apply: validate and show the diff, change nothing
   -h, --help         show this help
+  --version          print the version
 
 Kinds: ${KIND_HELP}
 Exit status: 0 success, 1 failure (the hub's message is printed), 2 usage error; diff: 1 means differences.`;
@@ -66,6 +68,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   region: { type: 'string', short: 'r' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -86,6 +89,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 2;
   }
   const [command, ...args] = positionals;
+  if (values.version) {
+    io.stdout(`fedmeshctl ${BUILD.version}\n`);
+    return 0;
+  }
   if (values.help || !command || command === 'help') {
     io.stdout(`${CTL_HELP}\n`);
     return values.help || command === 'help' ? 0 : 2;

@@ -122,12 +122,17 @@ class Engine implements SyncEngine {
   view(region: string): RegionView | undefined {
     const st = this.states.get(region);
     const resources = this.scoper.resources(region);
-    if (!st || !resources) return undefined;
+    if (!st || !resources || !this.defined(region)) return undefined;
     return { region, version: st.version, hash: this.scoper.hash(region)!, resources };
   }
 
+  /** Regions whose Region resource exists: a deleted Region is gone, not stale. */
   regions(): string[] {
-    return [...this.states.keys()].sort();
+    return [...this.states.keys()].filter((r) => this.defined(r)).sort();
+  }
+
+  private defined(region: string): boolean {
+    return this.cache.resource({ kind: 'Region', namespace: '_', name: region }) !== undefined;
   }
 
   stats(region: string): RegionSyncStats | undefined {

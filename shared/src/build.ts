@@ -1,0 +1,15 @@
+/** The software's version, as the repository's package.json gives it: `--version`, `build` in health and status. */
+import { readFileSync } from 'node:fs';
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export const BUILD = Object.freeze({ version: readVersion() });
