@@ -17,6 +17,7 @@ import type { AgentConfig } from './config.js';
 import { followRegistrationsFile } from './discovery/file.js';
 import { withLocalEndpoints } from './discovery/local.js';
 import { createRegistry, type RegistrationStatus } from './discovery/registry.js';
+import { startEndpointsReporter } from './discovery/report.js';
 import { registerRegistrationRoutes } from './discovery/routes.js';
 import { type AgentState, createFileStateStore } from './state/file-store.js';
 import { buildStatusServer } from './status/http.js';
@@ -186,6 +187,12 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   await registrations.load();
   localEndpoints = () => registrations.list();
   registrations.onChange(serveComposed);
+  const reporter = startEndpointsReporter({
+    region: config.region,
+    registry: registrations,
+    nc: () => nc,
+    log: log.child({ component: 'registrations' }),
+  });
   const unfollow = config.registrations
     ? await followRegistrationsFile(
         config.registrations,
@@ -257,6 +264,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         return;
       }
       nc = conn;
+      reporter.resend();
       const domain = config.hubDomain ? { domain: config.hubDomain } : {};
       const jsm = await jetstreamManager(conn, { ...domain, checkAPI: false });
       readAnnouncements = keyAnnouncementReader(jsm);
@@ -304,6 +312,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         abort.abort();
         uplink.stop();
         unfollow();
+        reporter.stop();
         registrations.stop();
         // Every step is bounded: SIGTERM must end the agent in time even with NATS unreachable
         // or a pull stuck on a slow line. The persisted view is already durable.

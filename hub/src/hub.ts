@@ -3,10 +3,12 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { parse as parseYaml } from 'yaml';
 import { buildServer } from './api/server.js';
+import { createWriter } from './api/writes.js';
 import { createJetStreamAuditLog } from './audit/index.js';
 import { type HubConfig, loadTokens } from './config.js';
 import { createHubMetrics } from './metrics/index.js';
 import { createStatusIntake } from './regions/status.js';
+import { serveEndpointReports } from './regions/uplink.js';
 import { createKvConfigStore } from './store/index.js';
 import { createSyncEngine, createSyncPublisher, ensureSyncStream, type SyncEngine } from './sync/index.js';
 import { announceKeys, loadHubKeys } from './sync/keys.js';
@@ -115,6 +117,13 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   status = createStatusIntake(nc, logger);
   status.onReport((r) => engine.setAcceptedCodecs(r.region, r.acceptedCodecs));
   const resync = serveResyncRequests(nc, engine, logger);
+  // What agents discover, written through the API's one write path (audit, metrics).
+  const uplink = serveEndpointReports(
+    nc,
+    createWriter({ store, audit, metrics, logger }),
+    async () => (await engine.list({ kind: 'ServiceEndpoints' }, 0)).map((r) => r.resource),
+    logger,
+  );
 
   const app = buildServer({
     store,
@@ -147,6 +156,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
         // and the next hub publishes them); do not wait for the reconnect that may never come.
         if (natsUp) await settleWithin(engine.flush(), STOP_STEP_MS);
         resync.unsubscribe();
+        uplink.close();
         status?.close();
         await settleWithin(engine.stop(), STOP_STEP_MS);
         await settleWithin(natsUp ? nc.drain() : nc.close(), STOP_STEP_MS);

@@ -9,6 +9,30 @@ export const SYNC_SUBJECT_PREFIX = 'fedmesh.sync';
 export const STATUS_SUBJECT_PREFIX = 'fedmesh.status';
 export const RESYNC_SUBJECT_PREFIX = 'fedmesh.resync';
 export const URGENT_SUBJECT_PREFIX = 'fedmesh.urgent';
+export const UPLINK_SUBJECT_PREFIX = 'fedmesh.uplink';
+
+/** Where a region's agent reports what it discovered (DESIGN.md "Discovery and the uplink"). */
+export function uplinkSubject(region: string): string {
+  return `${UPLINK_SUBJECT_PREFIX}.${region}`;
+}
+
+/**
+ * The annotation that marks a ServiceEndpoints as its region's agent's (`agent/<region>`): the
+ * hub writes it from the agent's reports and refuses admin writes to it.
+ */
+export const OWNER_ANNOTATION = 'fedmesh.io/owner';
+export const agentOwner = (region: string) => `agent/${region}`;
+
+/**
+ * A region's own agent-discovered endpoints: not part of that region's view (its agent serves
+ * them locally, DESIGN.md "Local first"); other regions see them as its RemoteEndpoints entry.
+ */
+export function ownedByAgentOf(
+  r: { metadata: { annotations?: Record<string, string> } },
+  region: string,
+): boolean {
+  return r.metadata.annotations?.[OWNER_ANNOTATION] === agentOwner(region);
+}
 
 export function syncSubject(region: string): string {
   return `${SYNC_SUBJECT_PREFIX}.${region}`;

@@ -69,3 +69,26 @@ export const AgentStatusReport = z.object({
 });
 export type AgentStatusReport = z.infer<typeof AgentStatusReport>;
 export type AgentStatusReportInput = z.input<typeof AgentStatusReport>;
+
+/** One endpoint as an agent reports it: what a ServiceEndpoints entry holds. */
+export const ReportedEndpoint = z.object({
+  address: z.string().max(253),
+  port: z.int().min(1).max(65535),
+  zone: z.string().max(128).optional(),
+  labels: z.record(z.string().max(317), z.string().max(63)).optional(),
+  healthy: z.boolean(),
+});
+
+/**
+ * `fedmesh.uplink.<region>`: the endpoints a region's agent discovered, per `<namespace>/<service>`,
+ * each service with its whole current list (the latest state, however many changes it took);
+ * `removed` names services it no longer has endpoints for. `full` says the report is everything
+ * (at start and every minute), so the hub may drop what it does not list.
+ */
+export const EndpointsReport = z.object({
+  region: z.string().min(1).max(63),
+  services: z.record(z.string().max(127), z.array(ReportedEndpoint).max(10_000)),
+  removed: z.array(z.string().max(127)).max(10_000).default([]),
+  full: z.boolean().default(false),
+});
+export type EndpointsReport = z.infer<typeof EndpointsReport>;

@@ -78,7 +78,6 @@ describe('local first: registered endpoints are served at once', () => {
       });
       expect(res.status).toBe(201);
     }
-    const before = (await hubClient(hub.url).view(REGION)).body as { version: number };
     client = await startXdsClient({ xdsPort: agent.xdsPort, nodeId: 'local-first', region: REGION });
     await waitFor(
       async () => Object.keys((await client!.calls(TARGET, 40)).counts).length === 2 || undefined,
@@ -114,10 +113,17 @@ describe('local first: registered endpoints are served at once', () => {
     expect(printed).toMatch(/local-first\s+eu-west\s+.*SYNCED/);
     expect((await hubClient(hub.url).call('GET', '/v1/regions/nowhere/proxies')).status).toBe(404);
 
-    // Served without the hub: its view of the region did not move.
-    expect(((await hubClient(hub.url).view(REGION)).body as { version: number }).version).toBe(
-      before.version,
+    // Served by the agent itself: once the hub holds the reported endpoints as the agent's, it
+    // leaves them out of eu-west's view (local first), and the client still reaches both.
+    await waitFor(
+      async () => {
+        const view = (await hubClient(hub.url).view(REGION)).body as { resources: Record<string, unknown> };
+        return view.resources[`ServiceEndpoints/${NS}/payments-${REGION}`] === undefined || undefined;
+      },
+      { what: "eu-west's view to leave out the endpoints its agent owns" },
     );
+    await waitConverged(hub.url, agent.statusUrl, REGION);
+    expect(Object.keys((await client.calls(TARGET, 40)).counts).sort()).toEqual(['vm-a', 'vm-b']);
 
     const failing = backends[0]!;
     const t0 = performance.now();

@@ -9,6 +9,8 @@ export type Role = (typeof Role)[keyof typeof Role];
 export interface Principal {
   name: string;
   role: Role;
+  /** Set for a region's agent writing what it discovered (its endpoints reports): that region. */
+  agentOf?: string;
 }
 
 export interface AuthConfig {

@@ -1,4 +1,5 @@
 import {
+  agentOwner,
   CLUSTER_NAMESPACE,
   canonicalJson,
   checkReferences,
@@ -8,6 +9,7 @@ import {
   invalid,
   isFedmeshError,
   type Logger,
+  OWNER_ANNOTATION,
   type Resource,
   type ResourceRef,
   refKey,
@@ -117,6 +119,7 @@ export function createWriter(deps: {
         return { outcome: Outcome.Created, revision };
       }
       const current = await get(ref);
+      checkOwner(current, ref, actor);
       if (pre.ifMatch !== undefined) {
         if (!current) throw new FedmeshError(ErrorCode.RevisionMismatch, `${describe(ref)} does not exist`);
         if (current.revision !== pre.ifMatch) throw staleRevision(ref, pre.ifMatch, current.revision);
@@ -142,6 +145,7 @@ export function createWriter(deps: {
       return { outcome: Outcome.Updated, revision };
     },
     async delete(ref, ifMatch, actor, opts) {
+      if (ref.kind === 'ServiceEndpoints') checkOwner(await get(ref), ref, actor);
       mark(ref, opts);
       const revision = await counted('delete', () => store.delete(ref, ifMatch));
       await record(AuditOp.Delete, ref, revision, actor);
@@ -200,6 +204,23 @@ export async function checkReferencesInStore(
       }),
     );
   }
+}
+
+/**
+ * Ownership (DESIGN.md "Discovery and the uplink"): a ServiceEndpoints a region's agent reports is
+ * that agent's; nobody else writes or deletes it (409 naming the owner), and an agent writes
+ * nothing another owns.
+ */
+function checkOwner(current: StoredResource | undefined, ref: ResourceRef, actor: Principal): void {
+  const owner = current?.resource.metadata.annotations?.[OWNER_ANNOTATION];
+  if (owner === undefined) return;
+  if (actor.agentOf !== undefined && owner === agentOwner(actor.agentOf)) return;
+  throw new FedmeshError(
+    ErrorCode.AlreadyExists,
+    `${describe(ref)} is owned by ${owner.replace('agent/', 'the agent of region ')}, which discovers these endpoints; ` +
+      'register or deregister them there',
+    { details: { owner } },
+  );
 }
 
 export function staleRevision(ref: ResourceRef, expected: number, current: number): FedmeshError {

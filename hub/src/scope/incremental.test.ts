@@ -1,5 +1,7 @@
 import {
   API_VERSION,
+  agentOwner,
+  OWNER_ANNOTATION,
   type Resource,
   resourceViewKey,
   sampleMesh,
@@ -53,8 +55,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     })
     .map(({ s, deps, exp }) => ({ put: svc(s, deps, exp) })),
   fc
-    .record({ s: fc.constantFrom(...SERVICES), r: fc.constantFrom(...REGIONS), n: fc.nat(3), bad: fc.nat(2) })
-    .map(({ s, r, n, bad }) => ({ put: eps(s, r, n, bad) })),
+    .record({
+      s: fc.constantFrom(...SERVICES),
+      r: fc.constantFrom(...REGIONS),
+      n: fc.nat(3),
+      bad: fc.nat(2),
+      // Reported by the region's agent: left out of that region's own view.
+      owned: fc.boolean(),
+    })
+    .map(({ s, r, n, bad, owned }) => ({ put: owned ? ownedEps(s, r, n, bad) : eps(s, r, n, bad) })),
   fc
     .record({
       kind: fc.constantFrom('TrafficPolicy', 'AuthorizationPolicy'),
@@ -72,6 +81,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     )
     .map((del) => ({ del })),
 );
+
+function ownedEps(service: string, region: string, n: number, unhealthy: number): Resource {
+  const r = eps(service, region, n, unhealthy);
+  return {
+    ...r,
+    metadata: { ...r.metadata, annotations: { [OWNER_ANNOTATION]: agentOwner(region) } },
+  } as Resource;
+}
 
 describe('incremental scoper', () => {
   it('scope - incremental views always equal the from-scratch rule, and published deltas rebuild them', () => {

@@ -1,6 +1,7 @@
 import {
   endpointHealthy,
   exportMatches,
+  ownedByAgentOf,
   parseDependsOn,
   type Resource,
   type ResourceOf,
@@ -184,7 +185,11 @@ class Scoper implements IncrementalScoper {
       return out;
     out.set(resourceViewKey(svc), svc);
     for (const k of this.attached.get(s) ?? []) out.set(k, this.all.get(k)!);
-    for (const k of this.epKeys.get(s)?.get(region) ?? []) out.set(k, this.all.get(k)!);
+    for (const k of this.epKeys.get(s)?.get(region) ?? []) {
+      const eps = this.all.get(k)!;
+      // The region's agent serves what it discovered itself: not sent back down.
+      if (!ownedByAgentOf(eps, region)) out.set(k, eps);
+    }
     const [namespace, service] = s.split('/') as [string, string];
     for (const [other, count] of this.runsIn.get(s) ?? []) {
       if (other === region || count === 0) continue;

@@ -78,4 +78,22 @@ describe('scopeRegion (golden, sample mesh)', () => {
       'ServiceEndpoints/shop/api-eu-west',
     ]);
   });
+
+  it("scope - a region's agent-owned endpoints stay out of its own view, and still count for the others", () => {
+    const mesh = sampleMesh().map((r) =>
+      r.kind === 'ServiceEndpoints' && r.metadata.name === 'payments-eu-west'
+        ? ({
+            ...r,
+            metadata: { ...r.metadata, annotations: { 'fedmesh.io/owner': 'agent/eu-west' } },
+          } as Resource)
+        : r,
+    );
+    expect(keys('eu-west', mesh)).not.toContain('ServiceEndpoints/shop/payments-eu-west');
+    // payments still runs in eu-west: the Service and its routes are there, the agent fills in the endpoints.
+    expect(keys('eu-west', mesh)).toContain('Service/shop/payments');
+    expect(keys('us-east', mesh)).toContain('RemoteEndpoints/shop/payments.eu-west');
+    expect(scopeRegion('us-east', mesh)['RemoteEndpoints/shop/payments.eu-west']).toEqual(
+      scopeRegion('us-east', sampleMesh())['RemoteEndpoints/shop/payments.eu-west'],
+    );
+  });
 });

@@ -1,6 +1,7 @@
 import {
   endpointHealthy,
   exportMatches,
+  ownedByAgentOf,
   parseDependsOn,
   type Resource,
   type ResourceOf,
@@ -81,7 +82,8 @@ export function scopeRegion(regionName: string, all: Iterable<Resource>): Record
     const id = svcId(e.metadata.namespace!, e.spec.service);
     if (!included.has(id)) continue;
     if (e.spec.region === regionName) {
-      out[resourceViewKey(e)] = e;
+      // The region's agent serves what it discovered itself: not sent back down.
+      if (!ownedByAgentOf(e, regionName)) out[resourceViewKey(e)] = e;
     } else if (e.spec.endpoints.length > 0) {
       const k = `${id}\0${e.spec.region}`;
       healthy.set(k, (healthy.get(k) ?? 0) + e.spec.endpoints.filter(endpointHealthy).length);
