@@ -8,7 +8,9 @@ import {
   type KeyAnnouncement,
   type Logger,
   type RegionView,
+  regionUplinkOf,
   settleWithin,
+  viewKey,
 } from '@fedmesh/shared';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -191,6 +193,10 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     region: config.region,
     registry: registrations,
     nc: () => nc,
+    budget: () => {
+      const view = sync?.state().view ?? initial.view;
+      return regionUplinkOf(view.resources[viewKey('Region', '_', config.region)]);
+    },
     log: log.child({ component: 'registrations' }),
   });
   const unfollow = config.registrations

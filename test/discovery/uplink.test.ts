@@ -8,6 +8,7 @@
 import { createServer, type Server } from 'node:net';
 import type { RunningHub } from '@fedmesh/hub';
 import { API_VERSION, sampleMesh } from '@fedmesh/shared';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   hubClient,
@@ -126,4 +127,79 @@ describe('the uplink of discovered endpoints', () => {
     // And the service is the operator's to manage again.
     expect((await api.put('ServiceEndpoints', 'shop', 'payments-eu-west', manual)).status).toBe(201);
   });
+
+  it("uplink - a churn of registrations stays within the Region's uplink.budget in every 5 s window, and the hub ends on the latest state", async () => {
+    printLogsOnFailure(nats);
+    const api = hubClient(hub.url);
+    const region = sampleMesh().find((r) => r.kind === 'Region' && r.metadata.name === 'eu-west')!;
+    const BUDGET = 1024;
+    await api.put('Region', '_', 'eu-west', {
+      ...region,
+      spec: { ...(region.spec as object), uplink: { budget: `${BUDGET}B/s` } },
+    });
+    await waitFor(
+      async () => {
+        const view = (await api.view('eu-west')).body as { version: number };
+        return agent.status().version >= view.version || undefined;
+      },
+      { what: 'the agent to hold the new uplink budget' },
+    );
+    // What crosses the uplink subject, as a raw NATS client sees it.
+    const nc = await connect({ servers: nats.url });
+    const seen: { t: number; bytes: number }[] = [];
+    nc.subscribe('fedmesh.uplink.eu-west', {
+      callback: (_e, m) => {
+        seen.push({ t: performance.now(), bytes: m.data.byteLength + 64 });
+      },
+    });
+    // 60 endpoints of one service (each report carries its whole list: ~6 KB, more than the
+    // bucket), then 40 label flips 50 ms apart: far more than 1 KiB/s if nothing paced it.
+    const reg = (i: number, version: string) =>
+      fetch(`${agent.statusUrl}/v1/registrations/shop/frontend/churn-${i}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ address: `10.77.0.${i + 1}`, port: 8080, zone: 'idc-a', labels: { version } }),
+      });
+    for (let i = 0; i < 60; i++) await reg(i, 'v1');
+    for (let k = 0; k < 40; k++) {
+      await reg(k % 60, `v${k + 2}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const want = new Map(
+      Array.from({ length: 60 }, (_, i) => [`10.77.0.${i + 1}`, i < 40 ? `v${i + 2}` : 'v1']),
+    );
+    await waitFor(
+      async () => {
+        const s = await hubClient(hub.url).get('ServiceEndpoints', 'shop', 'frontend-eu-west');
+        const eps = (
+          s.body as { spec?: { endpoints: { address: string; labels?: { version?: string } }[] } } | undefined
+        )?.spec?.endpoints;
+        return eps?.length === 60 && eps.every((e) => want.get(e.address) === e.labels?.version)
+          ? true
+          : undefined;
+      },
+      { what: 'the hub to end on the latest state of all 60', timeoutMs: 90_000 },
+    );
+    await nc.close();
+    // A token bucket's bound: in any 5 s, the budget for 5 s plus the larger of the bucket
+    // (4 KiB) and the largest report (one bigger than the bucket goes whole), 5 % slack.
+    const largest = Math.max(...seen.map((b) => b.bytes));
+    const allowed = (BUDGET * 5 + Math.max(4096, largest)) * 1.05;
+    let worst = 0;
+    for (const a of seen) {
+      const sum = seen.filter((b) => b.t >= a.t && b.t < a.t + 5_000).reduce((n, b) => n + b.bytes, 0);
+      worst = Math.max(worst, sum);
+    }
+    const total = seen.reduce((n, b) => n + b.bytes, 0);
+    const spread = (seen.at(-1)!.t - seen[0]!.t) / 1000;
+    console.log(
+      `uplink: ${seen.length} reports, ${total} B for 100 registration changes (${(total / 100).toFixed(0)} B per change), ` +
+        `spread over ${spread.toFixed(1)} s; largest 5 s window ${worst} B of ${allowed.toFixed(0)} allowed (largest report ${largest} B)`,
+    );
+    expect(seen.length).toBeGreaterThan(1);
+    expect(worst).toBeLessThanOrEqual(allowed);
+    // Paced, not just coalesced: the bytes took at least what the budget allows to cross
+    // (a busy machine can only make this longer).
+    expect(spread).toBeGreaterThanOrEqual(((total - Math.max(4096, largest)) / BUDGET) * 0.8 - 1);
+  }, 120_000);
 });

@@ -4,14 +4,20 @@
  * as the region's `ServiceEndpoints/{namespace}/{service}-{region}`, owned by this agent.
  * Changes are coalesced: a burst of health flips becomes one report with each changed service's
  * latest list. Everything is sent again on connect and every minute (the hub skips what it
- * already holds), so a hub that restarted or missed a report converges.
+ * already holds), so a hub that restarted or missed a report converges. Reports are paced by
+ * the Region's `uplink.budget` (a token bucket of its own, one second of budget deep, never
+ * the downlink's): while the bucket is short the report waits and keeps coalescing.
  */
 import { type EndpointsReport, type Logger, uplinkSubject } from '@fedmesh/shared';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Registry, RegistrationStatus } from './registry.js';
+import type { RegistrationStatus, Registry } from './registry.js';
 
 const COALESCE_MS = 200;
 const FULL_EVERY_MS = 60_000;
+/** The bucket holds at least this much, so one report of a few services always fits. */
+const MIN_BURST = 4096;
+/** NATS adds the PUB line and CRLFs; TCP/IP adds about 3.5 %. */
+const OVERHEAD = 64;
 
 export interface EndpointsReporter {
   /** Sends everything (NATS just connected). */
@@ -24,10 +30,31 @@ export function startEndpointsReporter(deps: {
   registry: Registry;
   nc: () => NatsConnection | undefined;
   log: Logger;
+  /** The Region's uplink budget in bytes/s, when it has one (read again before every report). */
+  budget?: () => number | undefined;
+  /** Line bytes of every report sent (tests, metrics). */
+  onSent?: (bytes: number) => void;
 }): EndpointsReporter {
   let sent = new Map<string, string>();
   let timer: NodeJS.Timeout | undefined;
   let forceFull = true;
+  let tokens = Number.POSITIVE_INFINITY;
+  let filledAt = performance.now();
+  /** Refills the bucket; returns how long until `cost` fits (0: now). */
+  const waitFor = (cost: number): number => {
+    const rate = deps.budget?.();
+    if (rate === undefined || rate <= 0) {
+      tokens = Number.POSITIVE_INFINITY;
+      return 0;
+    }
+    const burst = Math.max(MIN_BURST, rate);
+    const now = performance.now();
+    tokens = Math.min(burst, (Number.isFinite(tokens) ? tokens : burst) + ((now - filledAt) / 1000) * rate);
+    filledAt = now;
+    // A report bigger than the bucket goes once the bucket is full, and leaves it in debt.
+    const need = Math.min(cost, burst);
+    return tokens >= need ? 0 : Math.ceil(((need - tokens) / rate) * 1000);
+  };
   const current = () => {
     const out = new Map<string, EndpointsReport['services'][string]>();
     for (const r of deps.registry.list()) {
@@ -49,8 +76,19 @@ export function startEndpointsReporter(deps: {
     const removed = [...sent.keys()].filter((sid) => !now.has(sid));
     if (!forceFull && Object.keys(services).length === 0 && removed.length === 0) return;
     const report: EndpointsReport = { region: deps.region, services, removed, full: forceFull };
+    const body = JSON.stringify(report);
+    const cost = Math.ceil((Buffer.byteLength(body) + OVERHEAD) * 1.035);
+    const wait = waitFor(cost);
+    if (wait > 0) {
+      // Not now: what changes meanwhile joins this report.
+      timer = setTimeout(flush, wait);
+      timer.unref();
+      return;
+    }
+    tokens -= cost;
     try {
-      nc.publish(uplinkSubject(deps.region), JSON.stringify(report));
+      nc.publish(uplinkSubject(deps.region), body);
+      deps.onSent?.(cost);
     } catch (err) {
       deps.log.warn({ err: (err as Error).message }, 'cannot report discovered endpoints; retrying in full');
       forceFull = true;

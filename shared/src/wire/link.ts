@@ -28,3 +28,14 @@ export function regionLinkOf(resource: unknown): RegionLink | undefined {
     return undefined;
   }
 }
+
+/** The Region's `uplink.budget` (what its agent may send up) in bytes/s; undefined without one. */
+export function regionUplinkOf(resource: unknown): number | undefined {
+  const budget = (resource as { spec?: { uplink?: { budget?: unknown } } } | undefined)?.spec?.uplink?.budget;
+  if (typeof budget !== 'string' && typeof budget !== 'number') return undefined;
+  try {
+    return parseByteRate(budget);
+  } catch {
+    return undefined;
+  }
+}
