@@ -233,7 +233,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         version: s.version,
         hash: s.hash,
         proxies: s.proxies,
-        nacks: s.xds.nacks,
+        // Across reconnects: a proxy that NACKs and drops its stream still counts.
+        nacks: inventory.totalNacks(),
         acceptedCodecs: [...config.codecs],
         bytesReceived: s.sync.bytesReceived,
         messagesReceived: s.sync.messagesReceived,
@@ -340,10 +341,9 @@ async function loadOrReset(
   config: AgentConfig,
   log: Logger,
 ): Promise<AgentState> {
+  let s: AgentState | undefined;
   try {
-    const s = await store.load();
-    if (s && s.view.region === config.region) return s;
-    if (s) log.warn({ held: s.view.region }, 'state dir holds another region; starting empty');
+    s = await store.load();
   } catch (err) {
     const aside = join(config.stateDir, `view.json.corrupt-${Date.now()}`);
     await rename(join(config.stateDir, 'view.json'), aside).catch(() => undefined);
@@ -352,7 +352,15 @@ async function loadOrReset(
       'persisted view is damaged; starting empty and resyncing',
     );
   }
-  return { view: emptyView(config.region), streamSeq: 0 };
+  // Another region's state dir: starting would overwrite that region's saved view (and its
+  // registrations and trust) with this one's. A mistyped flag must not cost a site its state.
+  if (s && s.view.region !== config.region) {
+    throw new Error(
+      `--state-dir ${config.stateDir} holds the state of region ${s.view.region}, not ${config.region}; ` +
+        `give ${config.region} a state dir of its own (or remove that one if ${s.view.region} is gone)`,
+    );
+  }
+  return s ?? { view: emptyView(config.region), streamSeq: 0 };
 }
 
 function createAgentMetrics(status: () => AgentStatus): Registry {

@@ -34,6 +34,7 @@ describe('proxy inventory', () => {
       client: 'gRPC Node Pure JS',
     });
     expect(report[0]!.nacks).toBe(0);
+    expect(inv.totalNacks(), 'the region total keeps the disconnected stream NACK').toBe(2);
     expect(inv.forReport([again, proxy('node-0', 3)]), 'unchanged: not sent again').toBeUndefined();
     t += 61_000;
     expect(inv.forReport([again, proxy('node-0', 3)]), 'but again after a minute').toBeDefined();

@@ -15,6 +15,8 @@ const RESEND_MS = 60_000;
 export interface ProxyInventory {
   /** Feeds on the xDS server's events. */
   record(event: XdsEvent): void;
+  /** NACKs of every node since the agent started, whether or not it is still connected. */
+  totalNacks(): number;
   /** The inventory for a status report: undefined when unchanged since the last one sent. */
   forReport(connected: readonly ProxyStatus[]): ProxyReport[] | undefined;
 }
@@ -23,9 +25,12 @@ export function createProxyInventory(now: () => number = Date.now): ProxyInvento
   const nacks = new Map<string, { total: number; last: NackRecord }>();
   let lastSent = '';
   let lastSentAt = Number.NEGATIVE_INFINITY;
+  let total = 0;
   return {
+    totalNacks: () => total,
     record(event) {
       if (event.type !== 'nacked') return;
+      total++;
       const node = event.proxy.id;
       const prior = nacks.get(node);
       nacks.delete(node);
