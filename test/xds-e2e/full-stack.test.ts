@@ -213,10 +213,16 @@ describe('xDS end to end: hub REST → NATS → agent process → proxyless gRPC
     } finally {
       raw.close();
     }
-    // A proxy that goes away takes its NACKs with it: the count is about connected proxies.
-    await waitFor(async () => (await api.region(REGION)).body?.nacks === 0, {
-      what: 'the NACK count at the hub to drop with the proxy',
+    // A proxy that goes away leaves the agent's list of connected proxies, but its NACK still
+    // counts at the hub: a rejection is not undone by a disconnect.
+    await waitFor(async () => (await status()).xds.proxies.every((p) => p.id !== 'nacker') || undefined, {
+      what: 'the NACKing proxy to leave the agent',
     });
+    expect((await status()).xds.nacks).toBe(0);
+    await waitFor(async () => (await api.region(REGION)).body?.connectedProxies === 1 || undefined, {
+      what: 'the hub to hear the proxy went away',
+    });
+    expect((await api.region(REGION)).body?.nacks).toBe(1);
   });
 
   test('with nats-server stopped, the client keeps working', async () => {
