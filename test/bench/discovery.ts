@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseByteRate, sampleMesh } from '@fedmesh/shared';
 import { connect } from '@nats-io/transport-node';
+import { largestFiveSecondBurst, quantile } from '../bandwidth/support/pressure.js';
 import {
   agentStatus,
   hubClient,
@@ -43,11 +44,6 @@ const INTERVAL = values.interval!;
 const CHURN = Number(values.churn);
 const UPLINK = parseByteRate(values.uplink!);
 const TARGET = 'xds:///payments.shop';
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-};
 
 const nats = await startNatsServer();
 const hub = await startTestHub(nats.url, { debounce: '100ms', maxWait: '1s' });
@@ -190,12 +186,7 @@ try {
   await nc.close();
   const total = seen.reduce((n, b) => n + b.bytes, 0);
   const largest = Math.max(...seen.map((b) => b.bytes));
-  let worst = 0;
-  for (const a of seen)
-    worst = Math.max(
-      worst,
-      seen.filter((b) => b.t >= a.t && b.t < a.t + 5_000).reduce((n, b) => n + b.bytes, 0),
-    );
+  const worst = largestFiveSecondBurst(seen);
   const allowed = UPLINK * 5 + Math.max(4096, UPLINK, largest);
   console.log(
     `uplink: ${CHURN} registration changes over ${services} services at ${values.uplink}: ${seen.length} reports, ` +

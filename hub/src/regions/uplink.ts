@@ -60,8 +60,32 @@ export function serveEndpointReports(
     },
   });
 
+  /**
+   * The services each region's agent owns at the hub, as `<namespace>/<service>`: seeded from the
+   * config once, at the region's first report after this hub started, then kept as reports write
+   * and remove. A full report (every minute, from every agent) then costs its own size, not a
+   * scan of every ServiceEndpoints in the mesh.
+   */
+  const owned = new Map<string, Set<string>>();
+  const ownedBy = async (region: string): Promise<Set<string>> => {
+    let set = owned.get(region);
+    if (!set) {
+      set = new Set();
+      for (const r of await list()) {
+        if (
+          r.kind === 'ServiceEndpoints' &&
+          r.metadata.annotations?.[OWNER_ANNOTATION] === agentOwner(region)
+        )
+          set.add(`${r.metadata.namespace}/${(r.spec as { service: string }).service}`);
+      }
+      owned.set(region, set);
+    }
+    return set;
+  };
+
   const apply = async (region: string, report: EndpointsReport) => {
     const actor = agentPrincipal(region);
+    const mine = await ownedBy(region);
     for (const [sid, endpoints] of Object.entries(report.services)) {
       const [namespace, service] = sid.split('/');
       if (!namespace || !service || !isDnsLabel(namespace) || !isDnsLabel(service)) continue;
@@ -82,21 +106,13 @@ export function serveEndpointReports(
         continue;
       }
       await writer.write(resource, {}, actor);
+      mine.add(sid);
     }
     const gone = new Set(report.removed);
-    if (report.full) {
-      // Everything the agent owns but no longer lists goes too.
-      for (const r of await list()) {
-        if (
-          r.kind !== 'ServiceEndpoints' ||
-          r.metadata.annotations?.[OWNER_ANNOTATION] !== agentOwner(region)
-        )
-          continue;
-        const sid = `${r.metadata.namespace}/${(r.spec as { service: string }).service}`;
-        if (!(sid in report.services)) gone.add(sid);
-      }
-    }
+    // Everything the agent owns but no longer lists goes too.
+    if (report.full) for (const sid of mine) if (!(sid in report.services)) gone.add(sid);
     for (const sid of gone) {
+      mine.delete(sid);
       const [namespace, service] = sid.split('/');
       if (!namespace || !service) continue;
       const ref = { kind: 'ServiceEndpoints', namespace, name: `${service}-${region}` } as const;

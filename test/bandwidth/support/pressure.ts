@@ -33,6 +33,17 @@ export function largestFiveSecondWindow(samples: readonly { t: number; bytes: nu
   return worst;
 }
 
+/** The most bytes that arrived within any 5 s, from messages timed as they arrived. */
+export function largestFiveSecondBurst(arrivals: readonly { t: number; bytes: number }[]): number {
+  let worst = 0;
+  for (const a of arrivals) {
+    let sum = 0;
+    for (const b of arrivals) if (b.t >= a.t && b.t < a.t + 5_000) sum += b.bytes;
+    worst = Math.max(worst, sum);
+  }
+  return worst;
+}
+
 export function quantile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? Number.NaN;
