@@ -18,9 +18,10 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { AgentConfig } from './config.js';
 import { followRegistrationsFile } from './discovery/file.js';
 import { withLocalEndpoints } from './discovery/local.js';
-import { createRegistry, type RegistrationStatus } from './discovery/registry.js';
+import { createRegistry } from './discovery/registry.js';
 import { startEndpointsReporter } from './discovery/report.js';
 import { registerRegistrationRoutes } from './discovery/routes.js';
+import { combineSources, type DiscoveredEndpoint } from './discovery/source.js';
 import { type AgentState, createFileStateStore } from './state/file-store.js';
 import { buildStatusServer } from './status/http.js';
 import { createProxyInventory } from './status/proxies.js';
@@ -117,7 +118,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   // What the sync client last handed on (the verified view with any urgent overlay); what is
   // served is that with this site's registered endpoints on top (local first).
   let fromSync: RegionView | undefined = served;
-  let localEndpoints: () => RegistrationStatus[] = () => [];
+  let localEndpoints: () => readonly DiscoveredEndpoint[] = () => [];
   const serveComposed = () => {
     if (!fromSync) return;
     const view = withLocalEndpoints(fromSync, config.region, localEndpoints());
@@ -187,11 +188,13 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   });
   await mkdir(config.stateDir, { recursive: true });
   await registrations.load();
-  localEndpoints = () => registrations.list();
-  registrations.onChange(serveComposed);
+  // Every source of this region's endpoints; local serving and the uplink read their union.
+  const discovery = combineSources([registrations]);
+  localEndpoints = () => discovery.list();
+  discovery.onChange(serveComposed);
   const reporter = startEndpointsReporter({
     region: config.region,
-    registry: registrations,
+    source: discovery,
     nc: () => nc,
     budget: () => {
       const view = sync?.state().view ?? initial.view;
@@ -320,7 +323,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         uplink.stop();
         unfollow();
         reporter.stop();
-        registrations.stop();
+        discovery.stop();
         // Every step is bounded: SIGTERM must end the agent in time even with NATS unreachable
         // or a pull stuck on a slow line. The persisted view is already durable.
         await settleWithin(sync?.stop(), STOP_STEP_MS);

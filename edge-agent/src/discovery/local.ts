@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { API_VERSION, canonicalJson, type RegionView, type ViewResource, viewKey } from '@fedmesh/shared';
-import type { RegistrationStatus } from './registry.js';
+import type { DiscoveredEndpoint } from './source.js';
 
 /**
  * `view` with the region's registered endpoints in place of its ServiceEndpoints entries for
@@ -18,10 +18,10 @@ import type { RegistrationStatus } from './registry.js';
 export function withLocalEndpoints(
   view: RegionView,
   region: string,
-  registrations: readonly RegistrationStatus[],
+  discovered: readonly DiscoveredEndpoint[],
 ): RegionView {
-  const byService = new Map<string, RegistrationStatus[]>();
-  for (const r of registrations) {
+  const byService = new Map<string, DiscoveredEndpoint[]>();
+  for (const r of discovered) {
     const sid = `${r.namespace}/${r.service}`;
     byService.set(sid, [...(byService.get(sid) ?? []), r]);
   }

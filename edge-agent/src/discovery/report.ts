@@ -10,7 +10,7 @@
  */
 import { type EndpointsReport, type Logger, uplinkSubject } from '@fedmesh/shared';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { RegistrationStatus, Registry } from './registry.js';
+import type { DiscoveredEndpoint, EndpointSource } from './source.js';
 
 const COALESCE_MS = 200;
 const FULL_EVERY_MS = 60_000;
@@ -27,7 +27,7 @@ export interface EndpointsReporter {
 
 export function startEndpointsReporter(deps: {
   region: string;
-  registry: Registry;
+  source: EndpointSource;
   nc: () => NatsConnection | undefined;
   log: Logger;
   /** The Region's uplink budget in bytes/s, when it has one (read again before every report). */
@@ -57,7 +57,7 @@ export function startEndpointsReporter(deps: {
   };
   const current = () => {
     const out = new Map<string, EndpointsReport['services'][string]>();
-    for (const r of deps.registry.list()) {
+    for (const r of deps.source.list()) {
       const sid = `${r.namespace}/${r.service}`;
       out.set(sid, [...(out.get(sid) ?? []), endpointOf(r)]);
     }
@@ -103,7 +103,7 @@ export function startEndpointsReporter(deps: {
     timer = setTimeout(flush, COALESCE_MS);
     timer.unref();
   };
-  deps.registry.onChange(schedule);
+  deps.source.onChange(schedule);
   const full = setInterval(() => {
     forceFull = true;
     schedule();
@@ -122,7 +122,7 @@ export function startEndpointsReporter(deps: {
   };
 }
 
-function endpointOf(r: RegistrationStatus): EndpointsReport['services'][string][number] {
+function endpointOf(r: DiscoveredEndpoint): EndpointsReport['services'][string][number] {
   return {
     address: r.address,
     port: r.port,
