@@ -14,7 +14,7 @@ import {
 } from '@fedmesh/shared';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { AgentConfig } from './config.js';
 import { followRegistrationsFile } from './discovery/file.js';
 import { withLocalEndpoints } from './discovery/local.js';
@@ -31,6 +31,7 @@ import { keyAnnouncementReader, readTrustFile } from './sync/keys.js';
 import { registerLineMetrics } from './sync/metrics.js';
 import { createSyncTrust, type TrustStatus } from './sync/trust.js';
 import type { UrgentStatus } from './sync/types.js';
+import { createUplink, type UplinkStatus } from './uplink/lanes.js';
 import { createApplyToPushHistogram, createXdsServer } from './xds/index.js';
 
 export interface RunningAgent {
@@ -74,6 +75,8 @@ export interface AgentStatus {
   registrations: { count: number; healthy: number };
   /** Budget, utilization, queue and compression of the downlink; null until NATS is reached. */
   line: LineStatus | null;
+  /** The budgeted uplink: bytes sent per lane (counts, status, detail) and what waits. */
+  uplink: UplinkStatus;
   xds: { nacks: number; proxies: unknown[] };
 }
 
@@ -174,6 +177,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         return { count: items.length, healthy: items.filter((r) => r.healthy).length };
       })(),
       line: sync?.line() ?? null,
+      uplink: upline.status(),
       xds: { nacks: proxies.reduce((n, p) => n + p.nacks.length, 0), proxies },
     };
   };
@@ -181,6 +185,12 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const registry = createAgentMetrics(status);
   registerLineMetrics(registry, () => sync);
   registry.registerMetric(applyToPush.metric);
+  const uplinkBytes = new Counter({
+    name: 'fedmesh_agent_uplink_bytes_total',
+    help: 'Line bytes sent to the hub, per uplink lane (counts, status, detail)',
+    labelNames: ['lane'],
+    registers: [registry],
+  });
   // IDC and VM sites: endpoints registered with this agent, with their health checks.
   const registrations = createRegistry({
     stateDir: config.stateDir,
@@ -192,15 +202,23 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   const discovery = combineSources([registrations]);
   localEndpoints = () => discovery.list();
   discovery.onChange(serveComposed);
+  // Everything the agent sends up shares one bucket of the Region's uplink budget, by priority:
+  // healthy counts, then status, then endpoint detail.
+  const uplinkBudget = () => {
+    const view = sync?.state().view ?? initial.view;
+    return regionUplinkOf(view.resources[viewKey('Region', '_', config.region)]);
+  };
+  const upline = createUplink({
+    nc: () => nc,
+    budget: uplinkBudget,
+    log: log.child({ component: 'uplink' }),
+    onSent: (lane, bytes) => uplinkBytes.inc({ lane }, bytes),
+  });
   const reporter = startEndpointsReporter({
     region: config.region,
     source: discovery,
-    nc: () => nc,
-    budget: () => {
-      const view = sync?.state().view ?? initial.view;
-      return regionUplinkOf(view.resources[viewKey('Region', '_', config.region)]);
-    },
-    log: log.child({ component: 'registrations' }),
+    uplink: upline,
+    budget: uplinkBudget,
   });
   const unfollow = config.registrations
     ? await followRegistrationsFile(
@@ -224,10 +242,9 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   log.info({ statusUrl, xds: `${xds.address}`, version: initial.view.version }, 'agent serving');
 
   const uplink = startStatusUplink({
-    nc: () => nc,
+    uplink: upline,
     region: config.region,
     heartbeatMs: config.heartbeat,
-    logger: log,
     report: () => {
       const s = status();
       return {
@@ -321,6 +338,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
       stopping ??= (async () => {
         abort.abort();
         uplink.stop();
+        upline.stop();
         unfollow();
         reporter.stop();
         discovery.stop();

@@ -35,6 +35,7 @@ Options (each also read from the environment variable shown):
   --stream-max-bytes <size> sync stream retention by size         FEDMESH_STREAM_MAX_BYTES [1GiB]
   --replicas <n>            JetStream replicas for KV and stream  FEDMESH_REPLICAS      [1]
   --stale-after <n>         heartbeats missed before a region is marked stale  FEDMESH_STALE_AFTER [3]
+  --endpoints-stale-after <dur>  a silent agent's discovered endpoints are kept, marked stale after  FEDMESH_ENDPOINTS_STALE_AFTER [3m]
   -h, --help                show this help
   FEDMESH_ADMIN_TOKEN       when set, every /v1 call needs "Authorization: Bearer <token>" (admin role)
 
@@ -67,6 +68,8 @@ export const HubConfigSchema = z.object({
   streamMaxBytes: Size.default(1024 * 1024 * 1024),
   replicas: z.coerce.number().int().min(1).max(5).default(1),
   staleAfter: z.coerce.number().int().min(1).default(3),
+  // Three of the agents' full endpoint reports (one a minute): a lost report or two is no alarm.
+  endpointsStaleAfter: Duration.pipe(z.number().min(1000)).default(180_000),
   auditMaxAge: Duration.pipe(z.number().min(60_000)).default(90 * 24 * 3600_000),
 });
 export type HubConfig = Readonly<z.output<typeof HubConfigSchema>>;
@@ -89,6 +92,7 @@ const FLAGS = {
   'stream-max-bytes': 'FEDMESH_STREAM_MAX_BYTES',
   replicas: 'FEDMESH_REPLICAS',
   'stale-after': 'FEDMESH_STALE_AFTER',
+  'endpoints-stale-after': 'FEDMESH_ENDPOINTS_STALE_AFTER',
   'audit-max-age': 'FEDMESH_AUDIT_MAX_AGE',
 } as const;
 

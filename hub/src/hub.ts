@@ -135,6 +135,8 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     auth: { tokens },
     bodyLimit: config.bodyLimit,
     staleAfterHeartbeats: config.staleAfter,
+    discovery: (region) => uplink.discovery(region),
+    endpointsStaleAfterMs: config.endpointsStaleAfter,
     ready: () => started && natsUp && !nc.isClosed(),
   });
   const [host, port] = splitHostPort(config.listen);

@@ -24,6 +24,13 @@ export const OWNER_ANNOTATION = 'fedmesh.io/owner';
 export const agentOwner = (region: string) => `agent/${region}`;
 
 /**
+ * On an agent-owned ServiceEndpoints: the healthy count its agent reported ahead of the detail
+ * (DESIGN.md "Uplink": counts cross first). While present it is the count other regions' gateway
+ * entries are weighted by; the next detail report replaces the endpoints and drops it.
+ */
+export const HEALTHY_COUNT_ANNOTATION = 'fedmesh.io/healthy-count';
+
+/**
  * A region's own agent-discovered endpoints: not part of that region's view (its agent serves
  * them locally, DESIGN.md "Local first"); other regions see them as its RemoteEndpoints entry.
  */

@@ -84,11 +84,22 @@ export const ReportedEndpoint = z.object({
  * each service with its whole current list (the latest state, however many changes it took);
  * `removed` names services it no longer has endpoints for. `full` says the report is everything
  * (at start and every minute), so the hub may drop what it does not list.
+ *
+ * `counts` is the first priority of the uplink: per service, how many endpoints are healthy, sent
+ * ahead of the detail when the budget is short (a report may carry only counts). Hubs older than
+ * it drop the field and wait for the detail, which carries the same health.
  */
 export const EndpointsReport = z.object({
   region: z.string().min(1).max(63),
-  services: z.record(z.string().max(127), z.array(ReportedEndpoint).max(10_000)),
+  services: z.record(z.string().max(127), z.array(ReportedEndpoint).max(10_000)).default({}),
+  counts: z.record(z.string().max(127), z.int().min(0).max(10_000)).optional(),
   removed: z.array(z.string().max(127)).max(10_000).default([]),
   full: z.boolean().default(false),
+  /**
+   * With `full`, when a full round went up in pieces: the services earlier pieces carried, which
+   * the hub keeps although this report does not list them. Hubs older than it drop them until
+   * the next report.
+   */
+  keep: z.array(z.string().max(127)).max(100_000).optional(),
 });
 export type EndpointsReport = z.infer<typeof EndpointsReport>;

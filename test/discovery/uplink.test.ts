@@ -35,7 +35,7 @@ describe('the uplink of discovered endpoints', () => {
 
   beforeAll(async () => {
     nats = await startNatsServer();
-    hub = await startTestHub(nats.url);
+    hub = await startTestHub(nats.url, { endpointsStaleAfter: '4s' });
     const api = hubClient(hub.url);
     for (const r of sampleMesh()) await api.put(r.kind, r.metadata.namespace ?? '_', r.metadata.name, r);
     backend = createServer((s) => s.end());
@@ -145,14 +145,15 @@ describe('the uplink of discovered endpoints', () => {
       },
       { what: 'the agent to hold the new uplink budget' },
     );
-    // What crosses the uplink subject, as a raw NATS client sees it.
+    // What crosses the uplink (endpoints and status alike), as a raw NATS client sees it.
     const nc = await connect({ servers: nats.url });
     const seen: { t: number; bytes: number }[] = [];
-    nc.subscribe('fedmesh.uplink.eu-west', {
-      callback: (_e, m) => {
-        seen.push({ t: performance.now(), bytes: m.data.byteLength + 64 });
-      },
-    });
+    for (const subject of ['fedmesh.uplink.eu-west', 'fedmesh.status.eu-west'])
+      nc.subscribe(subject, {
+        callback: (_e, m) => {
+          seen.push({ t: performance.now(), bytes: m.data.byteLength + subject.length + 24 });
+        },
+      });
     // 60 endpoints of one service (each report carries its whole list: ~6 KB, more than the
     // bucket), then 40 label flips 50 ms apart: far more than 1 KiB/s if nothing paced it.
     const reg = (i: number, version: string) =>
@@ -190,7 +191,7 @@ describe('the uplink of discovered endpoints', () => {
     const total = seen.reduce((n, b) => n + b.bytes, 0);
     const spread = (seen.at(-1)!.t - seen[0]!.t) / 1000;
     console.log(
-      `uplink: ${seen.length} reports, ${total} B for 100 registration changes (${(total / 100).toFixed(0)} B per change), ` +
+      `uplink: ${seen.length} messages (endpoints and status), ${total} B for 100 registration changes (${(total / 100).toFixed(0)} B per change), ` +
         `spread over ${spread.toFixed(1)} s; largest 5 s window ${worst} B of ${allowed.toFixed(0)} allowed (largest report ${largest} B)`,
     );
     expect(seen.length).toBeGreaterThan(1);
@@ -199,4 +200,108 @@ describe('the uplink of discovered endpoints', () => {
     // (a busy machine can only make this longer).
     expect(spread).toBeGreaterThanOrEqual(((total - Math.max(4096, largest)) / BUDGET) * 0.8 - 1);
   }, 120_000);
+
+  it('uplink - a health flip crosses as a healthy count ahead of the detail, and us-east follows it', async () => {
+    printLogsOnFailure(nats);
+    const api = hubClient(hub.url);
+    // The uplink is still at 1 KiB/s (the test above). Payments goes back to the agent.
+    await api.del('ServiceEndpoints', 'shop', 'payments-eu-west');
+    const second = createServer((c) => c.end());
+    const port2 = await new Promise<number>((resolve) =>
+      second.listen(0, '127.0.0.1', () => resolve((second.address() as { port: number }).port)),
+    );
+    try {
+      for (const [id, p] of [
+        ['p-1', port],
+        ['p-2', port2],
+      ] as const)
+        await register(id, { address: '127.0.0.1', port: p, check: { tcp: true }, interval: '200ms' });
+      const weight = async () => {
+        const view = (await api.view('us-east')).body as {
+          resources: Record<
+            string,
+            { kind: string; spec: { service?: string; region?: string; healthy?: number } }
+          >;
+        };
+        return Object.values(view.resources).find(
+          (r) => r.kind === 'RemoteEndpoints' && r.spec.service === 'payments' && r.spec.region === 'eu-west',
+        )?.spec.healthy;
+      };
+      await waitFor(async () => (await weight()) === 2 || undefined, {
+        what: "us-east to see eu-west's two healthy payments endpoints",
+        timeoutMs: 60_000,
+      });
+
+      const nc = await connect({ servers: nats.url });
+      const order: { counts?: Record<string, number>; services: Record<string, { healthy: boolean }[]> }[] =
+        [];
+      nc.subscribe('fedmesh.uplink.eu-west', {
+        callback: (_e, m) => {
+          order.push(m.json());
+        },
+      });
+      await nc.flush();
+      // ~6 KB of frontend detail (new labels on its 60 endpoints) and then one payments failure.
+      for (let i = 0; i < 60; i++)
+        await fetch(`${agent.statusUrl}/v1/registrations/shop/frontend/churn-${i}`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            address: `10.77.0.${i + 1}`,
+            port: 8080,
+            zone: 'idc-a',
+            labels: { version: 'v99' },
+          }),
+        });
+      await register('p-2', { address: '127.0.0.1', port: 9, check: { tcp: true }, interval: '200ms' });
+      await waitFor(async () => (await weight()) === 1 || undefined, {
+        what: 'us-east to follow the failure',
+        timeoutMs: 60_000,
+      });
+      await waitFor(
+        async () =>
+          (await stored())?.spec.endpoints.some((e) => e.port === 9 && e.healthy === false) || undefined,
+        { what: 'the detail to reach the hub', timeoutMs: 90_000 },
+      );
+      await nc.close();
+      const countAt = order.findIndex((r) => r.counts?.['shop/payments'] === 1);
+      const detailAt = order.findIndex((r) => r.services['shop/payments']?.some((e) => !e.healthy));
+      console.log(
+        `uplink order: ${order.map((r) => (r.counts ? 'counts' : Object.keys(r.services).join('+') || 'empty')).join(', ')}`,
+      );
+      expect(countAt).toBeGreaterThanOrEqual(0);
+      expect(detailAt).toBeGreaterThan(countAt);
+      // The hub wrote the count ahead of the detail, and the detail dropped it.
+      const history = (await api.call('GET', '/v1/resources/ServiceEndpoints/shop/payments-eu-west/history'))
+        .body.items as { resource?: { metadata: { annotations?: Record<string, string> } } }[];
+      expect(
+        history.some((h) => h.resource?.metadata.annotations?.['fedmesh.io/healthy-count'] === '1'),
+      ).toBe(true);
+      expect((await stored())!.metadata.annotations).toEqual({ 'fedmesh.io/owner': 'agent/eu-west' });
+    } finally {
+      second.close();
+    }
+  }, 150_000);
+
+  it('uplink - a region whose agent is gone keeps its endpoints, marked stale, never deleted', async () => {
+    printLogsOnFailure(nats);
+    const api = hubClient(hub.url);
+    const discovery = async () =>
+      (
+        (await api.call('GET', '/v1/regions/eu-west')).body as {
+          discovery: { services: number; stale: boolean };
+        }
+      ).discovery;
+    const before = await discovery();
+    expect(before.services).toBeGreaterThanOrEqual(1);
+    expect(before.stale).toBe(false);
+    await agent.stop();
+    await waitFor(async () => (await discovery()).stale || undefined, {
+      what: "the hub to mark eu-west's endpoints stale (--endpoints-stale-after 4s)",
+      timeoutMs: 30_000,
+    });
+    expect((await stored())?.spec.endpoints.length).toBeGreaterThan(0);
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    expect(metrics).toMatch(/fedmesh_hub_region_endpoints_stale\{region="eu-west"\} 1/);
+  }, 60_000);
 });

@@ -1,29 +1,28 @@
-import { type AgentStatusReportInput, type Logger, statusSubject } from '@fedmesh/shared';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { type AgentStatusReportInput, statusSubject } from '@fedmesh/shared';
+import type { Uplink } from '../uplink/lanes.js';
+
+/** Status goes after the healthy counts and before the endpoint detail. */
+export const STATUS_PRIORITY = 1;
 
 /**
- * Reports the agent's status to the hub on `fedmesh.status.<region>`: at once when something
- * changed, and on a heartbeat so the hub can tell a quiet region from a dead one. Reports are
- * fire-and-forget; the next heartbeat repairs a lost one.
+ * Reports the agent's status to the hub on `fedmesh.status.<region>`, on the status lane of the
+ * budgeted uplink: soon after something changed, and on a heartbeat so the hub can tell a quiet
+ * region from a dead one. The report is built when the budget lets it go, so a waiting report is
+ * always the latest. Reports are fire-and-forget; the next heartbeat repairs a lost one.
  */
 export function startStatusUplink(deps: {
-  nc: () => NatsConnection | undefined;
+  uplink: Uplink;
   region: string;
   heartbeatMs: number;
   report: () => AgentStatusReportInput;
-  logger: Logger;
 }): { changed(): void; stop(): void } {
+  const subject = statusSubject(deps.region);
+  const lane = deps.uplink.lane('status', STATUS_PRIORITY, () => ({
+    subject,
+    body: JSON.stringify(deps.report()),
+  }));
   let pending: NodeJS.Timeout | undefined;
-  const send = () => {
-    const nc = deps.nc();
-    if (!nc || nc.isClosed()) return;
-    try {
-      nc.publish(statusSubject(deps.region), JSON.stringify(deps.report()));
-    } catch (err) {
-      deps.logger.debug({ err: (err as Error).message }, 'status report not sent');
-    }
-  };
-  const heartbeat = setInterval(send, deps.heartbeatMs);
+  const heartbeat = setInterval(() => lane.mark(), deps.heartbeatMs);
   heartbeat.unref();
   return {
     // Coalesces bursts (a snapshot applied while proxies reconnect) into one report.
@@ -31,13 +30,13 @@ export function startStatusUplink(deps: {
       if (pending) return;
       pending = setTimeout(() => {
         pending = undefined;
-        send();
+        lane.mark();
       }, 50);
     },
     stop() {
       clearInterval(heartbeat);
       if (pending) clearTimeout(pending);
-      send();
+      lane.mark();
     },
   };
 }

@@ -252,6 +252,17 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
             },
           },
         },
+        discovery: {
+          type: 'object',
+          required: ['services', 'lastReportAt', 'stale'],
+          description:
+            "The endpoints the region's agent discovered and the hub holds. They are kept when the agent goes silent, and marked stale after --endpoints-stale-after without a word from it.",
+          properties: {
+            services: { type: 'integer', description: 'Services whose ServiceEndpoints the agent owns' },
+            lastReportAt: { type: ['string', 'null'], format: 'date-time' },
+            stale: { type: 'boolean' },
+          },
+        },
         lastError: { type: ['string', 'null'] },
       },
     },

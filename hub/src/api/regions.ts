@@ -58,6 +58,12 @@ export interface RegionSummary {
   nacks: number;
   agent: { id: string; bytesReceived: number; rejected: number; resyncs: number; codecs: string[] } | null;
   line: RegionLine;
+  /**
+   * The endpoints the region's agent discovered and the hub holds: kept when the agent goes
+   * silent, and `stale` once it has said nothing (no status, no report) for the hub's
+   * `--endpoints-stale-after`.
+   */
+  discovery: { services: number; lastReportAt: string | null; stale: boolean };
   lastError: string | null;
 }
 
@@ -108,6 +114,7 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
           }
         : null,
       line: lineOf(deps, region, report && !stale ? report : undefined, regionBudget, regionBurst),
+      discovery: discoveryOf(deps, region, received?.receivedAt, now),
       lastError: report?.lastError ?? stats?.lastError ?? null,
     };
   };
@@ -213,6 +220,29 @@ function lineOf(
   };
 }
 
+const startedAt = Date.now();
+const DEFAULT_ENDPOINTS_STALE_AFTER_MS = 180_000;
+
+function discoveryOf(
+  deps: ApiDeps,
+  region: string,
+  statusAt: Date | undefined,
+  now: number,
+): RegionSummary['discovery'] {
+  const d = deps.discovery?.(region);
+  const services = d?.services ?? 0;
+  // Any word from the agent proves it is there: a status heartbeat or an endpoints report.
+  const heard = Math.max(statusAt?.getTime() ?? 0, d?.lastReportAt?.getTime() ?? 0);
+  const limit = deps.endpointsStaleAfterMs ?? DEFAULT_ENDPOINTS_STALE_AFTER_MS;
+  // Before the agent first speaks to this hub, the hub's own start is the clock.
+  const silentFor = now - (heard > 0 ? heard : startedAt);
+  return {
+    services,
+    lastReportAt: d?.lastReportAt?.toISOString() ?? null,
+    stale: services > 0 && silentFor > limit,
+  };
+}
+
 function lineFigures(s: RegionSummary): RegionLineFigures {
   return {
     region: s.region,
@@ -225,5 +255,6 @@ function lineFigures(s: RegionSummary): RegionLineFigures {
     drainSeconds: s.line.drainSeconds,
     compressionRatio: s.line.compressionRatio,
     holding: s.line.holdingSince !== null,
+    endpointsStale: s.discovery.stale,
   };
 }

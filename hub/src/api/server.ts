@@ -9,6 +9,7 @@ import Fastify, {
 import type { AuditLog } from '../audit/index.js';
 import type { HubMetrics } from '../metrics/index.js';
 import type { StatusIntake } from '../regions/status.js';
+import type { RegionDiscovery } from '../regions/uplink.js';
 import type { ConfigStore } from '../store/index.js';
 import type { SyncEngine } from '../sync/index.js';
 import { registerApplyRoute } from './apply.js';
@@ -34,6 +35,10 @@ export interface ApiDeps {
   bodyLimit: number;
   /** A region whose agent has not reported for this many heartbeats is marked stale. */
   staleAfterHeartbeats: number;
+  /** What the hub holds of each region's discovered endpoints (absent: no uplink intake). */
+  discovery?: (region: string) => RegionDiscovery;
+  /** A region's agent-owned endpoints are marked stale after this long without a word from it. */
+  endpointsStaleAfterMs?: number;
   /** Whether the hub can serve: NATS connected and the engine started. */
   ready: () => boolean;
 }

@@ -171,6 +171,7 @@ describe('cli output', () => {
         holdingSince: null,
         coalescedRounds: 0,
       },
+      discovery: { services: 0, lastReportAt: null, stale: false },
       lastError: 'line\nbroken',
     };
     expect(formatRegions([r], 'table')).toBe(

@@ -19,6 +19,8 @@ export interface RegionLineFigures {
   compressionRatio: number | null;
   /** The hub holds the region's intermediate states while its queue drains. */
   holding: boolean;
+  /** The region's agent-owned endpoints are kept but its agent has gone silent. */
+  endpointsStale: boolean;
 }
 
 /** The hub's Prometheus metrics, on a registry of their own (no global state between tests). */
@@ -100,6 +102,11 @@ export function createHubMetrics(): HubMetrics {
     'fedmesh_hub_region_holding',
     '1 while the hub holds the region intermediate states until its queue drains (coalescing under throttle)',
     (f) => (f.holding ? 1 : 0),
+  );
+  regionGauge(
+    'fedmesh_hub_region_endpoints_stale',
+    "1 while the region's agent-owned endpoints are kept although its agent has been silent past --endpoints-stale-after",
+    (f) => (f.endpointsStale ? 1 : 0),
   );
   regionGauge(
     'fedmesh_hub_sync_compression_ratio',

@@ -1,6 +1,6 @@
 import {
-  endpointHealthy,
   exportMatches,
+  healthyCountOf,
   ownedByAgentOf,
   parseDependsOn,
   type Resource,
@@ -257,7 +257,7 @@ class Scoper implements IncrementalScoper {
     const next: EndpointsInfo | undefined = after && {
       sid: sid(after.metadata.namespace!, after.spec.service),
       region: after.spec.region,
-      healthy: after.spec.endpoints.filter(endpointHealthy).length,
+      healthy: healthyCountOf(after),
       nonEmpty: after.spec.endpoints.length > 0,
     };
     if (old) {

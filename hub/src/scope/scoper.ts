@@ -1,6 +1,6 @@
 import {
-  endpointHealthy,
   exportMatches,
+  healthyCountOf,
   ownedByAgentOf,
   parseDependsOn,
   type Resource,
@@ -86,7 +86,7 @@ export function scopeRegion(regionName: string, all: Iterable<Resource>): Record
       if (!ownedByAgentOf(e, regionName)) out[resourceViewKey(e)] = e;
     } else if (e.spec.endpoints.length > 0) {
       const k = `${id}\0${e.spec.region}`;
-      healthy.set(k, (healthy.get(k) ?? 0) + e.spec.endpoints.filter(endpointHealthy).length);
+      healthy.set(k, (healthy.get(k) ?? 0) + healthyCountOf(e));
     }
   }
   for (const [k, count] of healthy) {

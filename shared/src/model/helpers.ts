@@ -1,5 +1,11 @@
 import { invalid } from '../errors.js';
-import { CLUSTER_NAMESPACE, configKey, viewKey } from '../names.js';
+import {
+  CLUSTER_NAMESPACE,
+  configKey,
+  HEALTHY_COUNT_ANNOTATION,
+  OWNER_ANNOTATION,
+  viewKey,
+} from '../names.js';
 import type { Kind } from './kinds.js';
 import { isClusterScoped } from './registry.js';
 import { parseLabelSelector, splitServiceRef } from './schemas.js';
@@ -44,6 +50,25 @@ export function endpointWeight(e: Pick<Endpoint, 'weight'>): number {
 /** Health of an endpoint; absent means healthy. */
 export function endpointHealthy(e: Pick<Endpoint, 'healthy'>): boolean {
   return e.healthy ?? true;
+}
+
+/**
+ * How many endpoints of a ServiceEndpoints are healthy: what other regions' gateway entries are
+ * weighted by. An agent-owned one may carry the count its agent reported before the detail
+ * (`fedmesh.io/healthy-count`); that count leads until the detail arrives.
+ */
+export function healthyCountOf(e: {
+  metadata: { annotations?: Record<string, string> };
+  spec: { endpoints: readonly Pick<Endpoint, 'healthy'>[] };
+}): number {
+  const reported = e.metadata.annotations?.[HEALTHY_COUNT_ANNOTATION];
+  if (reported !== undefined && e.metadata.annotations?.[OWNER_ANNOTATION] !== undefined) {
+    const n = Number(reported);
+    if (Number.isInteger(n) && n >= 0) return n;
+  }
+  let n = 0;
+  for (const ep of e.spec.endpoints) if (endpointHealthy(ep)) n++;
+  return n;
 }
 
 /** Labels of a region that `exportTo` selectors match: metadata labels overlaid by spec labels. */

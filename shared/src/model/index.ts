@@ -5,6 +5,7 @@ export {
   endpointHealthy,
   endpointWeight,
   exportMatches,
+  healthyCountOf,
   isKind,
   parseDependsOn,
   refKey,
