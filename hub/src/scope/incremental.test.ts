@@ -1,6 +1,7 @@
 import {
   API_VERSION,
   agentOwner,
+  HEALTHY_COUNT_ANNOTATION,
   OWNER_ANNOTATION,
   type Resource,
   resourceViewKey,
@@ -62,8 +63,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       bad: fc.nat(2),
       // Reported by the region's agent: left out of that region's own view.
       owned: fc.boolean(),
+      // A healthy count the agent reported ahead of the detail (owned ones only).
+      count: fc.option(fc.nat(4), { nil: undefined }),
     })
-    .map(({ s, r, n, bad, owned }) => ({ put: owned ? ownedEps(s, r, n, bad) : eps(s, r, n, bad) })),
+    .map(({ s, r, n, bad, owned, count }) => ({
+      put: owned ? ownedEps(s, r, n, bad, count) : eps(s, r, n, bad),
+    })),
   fc
     .record({
       kind: fc.constantFrom('TrafficPolicy', 'AuthorizationPolicy'),
@@ -82,11 +87,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     .map((del) => ({ del })),
 );
 
-function ownedEps(service: string, region: string, n: number, unhealthy: number): Resource {
+function ownedEps(service: string, region: string, n: number, unhealthy: number, count?: number): Resource {
   const r = eps(service, region, n, unhealthy);
   return {
     ...r,
-    metadata: { ...r.metadata, annotations: { [OWNER_ANNOTATION]: agentOwner(region) } },
+    metadata: {
+      ...r.metadata,
+      annotations: {
+        [OWNER_ANNOTATION]: agentOwner(region),
+        ...(count === undefined ? {} : { [HEALTHY_COUNT_ANNOTATION]: String(count) }),
+      },
+    },
   } as Resource;
 }
 
@@ -146,6 +157,21 @@ describe('incremental scoper', () => {
     scoper.apply(resourceViewKey(moved), moved);
     const changed = scoper.flush();
     expect([...changed.keys()]).toEqual(['us-east']);
+  });
+
+  it("scope - a healthy count reported ahead of the detail weights the other regions' gateway entry", () => {
+    const scoper = createIncrementalScoper();
+    for (const r of sampleMesh()) scoper.apply(resourceViewKey(r), r);
+    scoper.flush();
+    const key = 'RemoteEndpoints/shop/payments.us-east';
+    expect((scoper.resources('eu-west')![key] as { spec: { healthy: number } }).spec.healthy).toBe(2);
+    const counted = ownedEps('payments', 'us-east', 3, 1, 1);
+    counted.metadata.name = 'payments-us-east';
+    scoper.apply(resourceViewKey(counted), counted);
+    const changed = scoper.flush();
+    // us-east's own view leaves its agent's endpoints out; eu-west follows the count.
+    expect([...changed.keys()].sort()).toEqual(['eu-west', 'us-east']);
+    expect((scoper.resources('eu-west')![key] as { spec: { healthy: number } }).spec.healthy).toBe(1);
   });
 
   it('scope - a change to a service used only in eu-west reaches only eu-west', () => {
