@@ -12,7 +12,12 @@
  * 3. The uplink under churn: `--churn` registration changes at eu-west with the Region's
  *    uplink.budget at `--uplink`; bytes per change on fedmesh.uplink.eu-west and the largest 5 s
  *    window against the bucket's bound.
+ * 4. The downlink beside a saturated uplink: the same stream of config changes for eu-west at a
+ *    `--downlink` budget, once with the uplink idle and once while a registration churn keeps
+ *    eu-west's uplink full; the downlink's line bytes, rate, largest 5 s window and convergence
+ *    side by side (its bucket is its own: the figures should match).
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +42,7 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '1s' },
     churn: { type: 'string', default: '1000' },
     uplink: { type: 'string', default: '2KiB/s' },
+    downlink: { type: 'string', default: '32KiB/s' },
   },
 });
 const TRIES = Number(values.tries);
@@ -46,7 +52,8 @@ const UPLINK = parseByteRate(values.uplink!);
 const TARGET = 'xds:///payments.shop';
 
 const nats = await startNatsServer();
-const hub = await startTestHub(nats.url, { debounce: '100ms', maxWait: '1s' });
+// No coalescing under throttle: part 4 compares two runs of the same deltas byte for byte.
+const hub = await startTestHub(nats.url, { debounce: '100ms', maxWait: '1s', coalesceAfter: '0s' });
 const api = hubClient(hub.url);
 const dirs = [mkdtempSync(join(tmpdir(), 'fm-disc-eu-')), mkdtempSync(join(tmpdir(), 'fm-disc-us-'))];
 const backends: Backend[] = [];
@@ -192,6 +199,119 @@ try {
     `uplink: ${CHURN} registration changes over ${services} services at ${values.uplink}: ${seen.length} reports, ` +
       `${total} B on the line (${(total / CHURN).toFixed(1)} B per change), ${((seen.at(-1)!.t - churnStart) / 1000).toFixed(1)} s; ` +
       `largest 5 s window ${worst} B against budget x 5 s + max(bucket, largest report) = ${allowed} B (${((worst / allowed) * 100).toFixed(0)}%)`,
+  );
+  // 4. The downlink beside a saturated uplink.
+  const DOWN = parseByteRate(values.downlink!);
+  await api.put('Region', '_', 'eu-west', {
+    ...region,
+    spec: {
+      ...(region.spec as object),
+      link: { budget: values.downlink, burst: '64KiB' },
+      uplink: { budget: values.uplink },
+    },
+  });
+  await waitConverged(hub.url, eu.statusUrl, 'eu-west', 60_000);
+  const euStatus = async () =>
+    (await (await fetch(`${eu.statusUrl}/status`)).json()) as {
+      sync: { lineBytesReceived: number };
+      uplink: { waiting: string[]; bytesSent: Record<string, number> };
+    };
+  const frontend = sampleMesh().find((r) => r.metadata.name === 'frontend-eu-west')!;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const downlinkRun = async (saturate: boolean) => {
+    let stop = false;
+    let upChanges = 0;
+    const upStart = { t: performance.now(), status: await euStatus() };
+    const churner = saturate
+      ? (async () => {
+          for (let i = 0; !stop; i++) {
+            await fetch(`${eu.statusUrl}/v1/registrations/shop/saturate/vm-${i % 40}`, {
+              method: 'PUT',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({
+                address: `10.99.0.${i % 40}`,
+                port: 8080,
+                labels: { version: `v${i}` },
+              }),
+            });
+            upChanges++;
+            await sleep(20);
+          }
+        })()
+      : undefined;
+    if (saturate) await sleep(3000); // the uplink fills first
+    const samples: { t: number; bytes: number; waiting: boolean }[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const s = await euStatus();
+        samples.push({
+          t: performance.now(),
+          bytes: s.sync.lineBytesReceived,
+          waiting: s.uplink.waiting.includes('detail'),
+        });
+        await sleep(250);
+      }
+    })();
+    const t0 = performance.now();
+    // 40 rewrites of eu-west's 400 frontend endpoints with labels that do not compress, 100 ms
+    // apart: ~7 KB per delta, far more than the budget.
+    for (let k = 0; k < 40; k++) {
+      await api.put('ServiceEndpoints', 'shop', 'frontend-eu-west', {
+        ...frontend,
+        spec: {
+          service: 'frontend',
+          region: 'eu-west',
+          endpoints: Array.from({ length: 400 }, (_, i) => ({
+            address: `10.1.${Math.floor(i / 200)}.${i % 200}`,
+            port: 8080,
+            labels: {
+              rev: createHash('sha256').update(`${saturate}-${k}-${i}`).digest('hex').slice(0, 32),
+            },
+          })),
+        },
+      });
+      await sleep(100);
+    }
+    await waitConverged(hub.url, eu.statusUrl, 'eu-west', 300_000);
+    const seconds = (performance.now() - t0) / 1000;
+    sampling = false;
+    await sampler;
+    stop = true;
+    await churner;
+    const upEnd = { t: performance.now(), status: await euStatus() };
+    const bytes = samples.at(-1)!.bytes - samples[0]!.bytes;
+    let worst = 0;
+    for (let i = 0; i < samples.length; i++)
+      for (let j = i + 1; j < samples.length && samples[j]!.t - samples[i]!.t <= 5000; j++)
+        worst = Math.max(worst, samples[j]!.bytes - samples[i]!.bytes);
+    const upSent = (x: typeof upStart) => Object.values(x.status.uplink.bytesSent).reduce((a, b) => a + b, 0);
+    const upSeconds = (upEnd.t - upStart.t) / 1000;
+    return {
+      seconds,
+      bytes,
+      rate: bytes / seconds,
+      worst,
+      upChanges,
+      upBytes: upSent(upEnd) - upSent(upStart),
+      upSeconds,
+      waitingShare: samples.filter((x) => x.waiting).length / samples.length,
+    };
+  };
+  const idle = await downlinkRun(false);
+  const busy = await downlinkRun(true);
+  const bound = DOWN * 5 + 64 * 1024;
+  const fmt = (r: typeof idle) =>
+    `${(r.bytes / 1024).toFixed(0)} KiB in ${r.seconds.toFixed(1)} s (${(r.rate / 1024).toFixed(1)} KiB/s), ` +
+    `largest 5 s window ${(r.worst / 1024).toFixed(1)} KiB of ${(bound / 1024).toFixed(0)}`;
+  console.log(`downlink at ${values.downlink}, uplink idle:      ${fmt(idle)}`);
+  console.log(
+    `downlink at ${values.downlink}, uplink saturated: ${fmt(busy)}; meanwhile ${busy.upChanges} registration changes, ` +
+      `the uplink sent ${busy.upBytes} B in ${busy.upSeconds.toFixed(1)} s (budget x t + bucket = ${Math.round(UPLINK * busy.upSeconds + Math.max(4096, UPLINK))} B), ` +
+      `its detail lane waiting for the bucket in ${(busy.waitingShare * 100).toFixed(0)}% of samples`,
+  );
+  console.log(
+    `saturated / idle: time ${(busy.seconds / idle.seconds).toFixed(2)}x, downlink rate ${(busy.rate / idle.rate).toFixed(2)}x`,
   );
   console.log(
     `load average ${loadavg()
