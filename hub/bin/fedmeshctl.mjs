@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx: no build step between a checkout and a run.
-import { register } from 'tsx/esm/api';
+// The compiled program when `npm run build` made it and it is current; the sources otherwise.
+import { launch } from '../../scripts/launch.mjs';
 
-register();
-const { main } = await import('../src/cli/main.ts');
-await main(process.argv.slice(2));
+await launch('fedmeshctl', 'hub/src/cli/main.ts');

@@ -12,4 +12,9 @@ function readVersion(): string {
   }
 }
 
-export const BUILD = Object.freeze({ version: readVersion() });
+/** Set by the release build (scripts/build.mjs); absent when the sources run through tsx. */
+declare const FEDMESH_BUILD_VERSION: string | undefined;
+
+export const BUILD = Object.freeze({
+  version: typeof FEDMESH_BUILD_VERSION === 'string' ? FEDMESH_BUILD_VERSION : readVersion(),
+});

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -31,4 +33,31 @@ describe('bins', () => {
     expect(err.code).toBe(2);
     expect(err.stderr).toContain('--region');
   });
+});
+
+// The release build (scripts/build.mjs) on its own: bundles that start with no TypeScript loader.
+describe('release build', () => {
+  it('build - the bundles run with plain node and never load tsx', async () => {
+    const outdir = `.fedmesh/build-test-${process.pid}`;
+    try {
+      await run(process.execPath, ['scripts/build.mjs', '--outdir', outdir, '--quiet'], { timeout: 60_000 });
+      for (const name of ['fedmesh-hub', 'fedmesh-agent', 'fedmeshctl']) {
+        const code = readFileSync(`${outdir}/${name}.mjs`, 'utf8');
+        expect(code).not.toMatch(/from ["']tsx/);
+        // Only node's own loader: import the bundle and call its main.
+        const { stdout } = await run(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `const m = await import(${JSON.stringify(pathToFileURL(resolve(outdir, `${name}.mjs`)).href)}); await m.main(['--help']);`,
+          ],
+          { timeout: 30_000 },
+        );
+        expect(stdout).toMatch(/usage/i);
+      }
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

@@ -4,9 +4,10 @@ import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
 /**
- * The Envoy protos come from @grpc/grpc-js-xds, which vendors envoy-api, xds, udpa,
- * protoc-gen-validate and googleapis under `deps/`. Loading them from there keeps one copy of
- * the protos in the tree, at the revision the proxyless client we test against was built with.
+ * The Envoy protos are vendored in edge-agent/proto/ (`node scripts/vendor-protos.mjs`), from
+ * the upstream revisions its README names, with their license: the revisions the proxyless
+ * client we test against (@grpc/grpc-js-xds 1.14) was built with. Changing this list means
+ * running that script again.
  */
 const PROTO_FILES = [
   'envoy/service/discovery/v3/ads.proto',
@@ -29,8 +30,9 @@ const PROTO_FILES = [
 const INCLUDE_DIRS = ['envoy-api', 'xds', 'protoc-gen-validate', 'googleapis'];
 
 export function protoIncludeDirs(): string[] {
+  // Found through the package, so the sources and the release bundle (dist/) find the same dir.
   const require = createRequire(import.meta.url);
-  const root = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
+  const root = path.join(path.dirname(require.resolve('@fedmesh/edge-agent/package.json')), 'proto');
   return INCLUDE_DIRS.map((dir) => path.join(root, dir));
 }
 

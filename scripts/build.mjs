@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+/**
+ * The release build: `npm run build` (also run by `npm ci` through `prepare`) bundles each
+ * program, with the workspace packages compiled in, into one ES module under `dist/`:
+ * `dist/fedmesh-hub.mjs`, `dist/fedmesh-agent.mjs`, `dist/fedmeshctl.mjs`. npm dependencies stay
+ * external (loaded from node_modules, so their own files, protos and native parts are where they
+ * expect). The bins run these with no TypeScript loader; see scripts/launch.mjs.
+ *
+ * esbuild rather than tsc: tsc would emit one file per module and need the workspace packages
+ * to point their `exports` at compiled output, which the tests and tsx (reading sources) do not
+ * want. Type checking stays `npm run typecheck` (tsc --noEmit).
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+let build;
+try {
+  ({ build } = await import('esbuild'));
+} catch {
+  // `npm ci --omit=dev` runs `prepare` too, without the build tools: ship a dist/ built elsewhere.
+  console.error('scripts/build.mjs: esbuild is not installed (a development dependency); dist/ not built');
+  process.exit(process.argv.includes('--quiet') ? 0 : 1);
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const external = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies }).flatMap((d) => [
+  d,
+  `${d}/*`,
+]);
+
+export const PROGRAMS = {
+  'fedmesh-hub': 'hub/src/main.ts',
+  'fedmesh-agent': 'edge-agent/src/main.ts',
+  fedmeshctl: 'hub/src/cli/main.ts',
+};
+
+// `--outdir <dir>` (inside the repository, so node_modules resolves) is for the build test.
+const at = process.argv.indexOf('--outdir');
+const out = at > 0 ? join(root, process.argv[at + 1]) : join(root, 'dist');
+rmSync(out, { recursive: true, force: true });
+const started = performance.now();
+await build({
+  absWorkingDir: root,
+  entryPoints: Object.fromEntries(Object.entries(PROGRAMS).map(([name, src]) => [name, src])),
+  outdir: out,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  splitting: true, // the three programs share the workspace code in chunks instead of three copies
+  chunkNames: 'chunks/[name]-[hash]',
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external,
+  sourcemap: 'linked',
+  // The version is fixed at build time (shared/src/build.ts reads package.json otherwise).
+  define: { FEDMESH_BUILD_VERSION: JSON.stringify(pkg.version) },
+  logLevel: 'warning',
+});
+if (!process.argv.includes('--quiet'))
+  console.log(
+    `built ${Object.keys(PROGRAMS)
+      .map((p) => `dist/${p}.mjs`)
+      .join(', ')} in ${Math.round(performance.now() - started)} ms`,
+  );
