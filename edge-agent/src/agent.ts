@@ -22,6 +22,7 @@ import { createRegistry } from './discovery/registry.js';
 import { startEndpointsReporter } from './discovery/report.js';
 import { registerRegistrationRoutes } from './discovery/routes.js';
 import { combineSources, type DiscoveredEndpoint } from './discovery/source.js';
+import { startConfiguredSources } from './discovery/sources.js';
 import { type AgentState, createFileStateStore } from './state/file-store.js';
 import { buildStatusServer } from './status/http.js';
 import { createProxyInventory } from './status/proxies.js';
@@ -199,7 +200,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
   await mkdir(config.stateDir, { recursive: true });
   await registrations.load();
   // Every source of this region's endpoints; local serving and the uplink read their union.
-  const discovery = combineSources([registrations]);
+  const discovery = combineSources([registrations, ...(await startConfiguredSources(config, log))]);
   localEndpoints = () => discovery.list();
   discovery.onChange(serveComposed);
   // Everything the agent sends up shares one bucket of the Region's uplink budget, by priority:

@@ -23,6 +23,8 @@ export {
   DnsLabel,
   Duration,
   isDnsLabel,
+  LABEL_KEY_RE,
+  LABEL_VALUE_RE,
   Labels,
   PortNumber,
   ShortText,
