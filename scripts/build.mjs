@@ -25,10 +25,16 @@ try {
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const external = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies }).flatMap((d) => [
-  d,
-  `${d}/*`,
-]);
+// Every npm dependency of the root and the workspaces stays external; the workspaces are bundled.
+const manifests = [
+  pkg,
+  ...pkg.workspaces.map((w) => JSON.parse(readFileSync(join(root, w, 'package.json'), 'utf8'))),
+];
+const external = [
+  ...new Set(manifests.flatMap((m) => Object.keys({ ...m.dependencies, ...m.optionalDependencies }))),
+]
+  .filter((d) => !d.startsWith('@fedmesh/'))
+  .flatMap((d) => [d, `${d}/*`]);
 
 export const PROGRAMS = {
   'fedmesh-hub': 'hub/src/main.ts',
@@ -41,7 +47,7 @@ const at = process.argv.indexOf('--outdir');
 const out = at > 0 ? join(root, process.argv[at + 1]) : join(root, 'dist');
 rmSync(out, { recursive: true, force: true });
 const started = performance.now();
-await build({
+const result = await build({
   absWorkingDir: root,
   entryPoints: Object.fromEntries(Object.entries(PROGRAMS).map(([name, src]) => [name, src])),
   outdir: out,
@@ -57,7 +63,16 @@ await build({
   // The version is fixed at build time (shared/src/build.ts reads package.json otherwise).
   define: { FEDMESH_BUILD_VERSION: JSON.stringify(pkg.version) },
   logLevel: 'warning',
+  metafile: true,
 });
+// A dependency compiled into the bundle would run outside its own package layout: refuse it.
+const bundled = Object.keys(result.metafile.inputs).filter((f) => f.includes('node_modules/'));
+if (bundled.length > 0) {
+  console.error(
+    `scripts/build.mjs: npm packages got bundled (declare them as dependencies): ${bundled.slice(0, 5).join(', ')}`,
+  );
+  process.exit(1);
+}
 if (!process.argv.includes('--quiet'))
   console.log(
     `built ${Object.keys(PROGRAMS)
