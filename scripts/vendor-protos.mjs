@@ -18,7 +18,8 @@ export const REVISIONS = {
   'envoy-api': 'https://github.com/envoyproxy/data-plane-api @ f8b75d1efa92bbf534596a013d9ca5873f79dd30',
   xds: 'https://github.com/cncf/xds @ 3a472e524827f72d1ad621c4983dd5af54c46776',
   googleapis: 'https://github.com/googleapis/googleapis @ 8c53b2cb792234354c13336ac7daee61333deade',
-  'protoc-gen-validate': 'https://github.com/bufbuild/protoc-gen-validate @ 0af61d9dc28712dc0e6f8e1a940855a2ee0cb9ed',
+  'protoc-gen-validate':
+    'https://github.com/bufbuild/protoc-gen-validate @ 0af61d9dc28712dc0e6f8e1a940855a2ee0cb9ed',
 };
 const DIRS = Object.keys(REVISIONS);
 
