@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The local demo: nats-server, the hub and one agent per region on free local ports, the sample
-// mesh from deploy/examples applied, every region's version and hash printed. Ctrl-C stops every
-// process it started and removes its temp dir.
+// mesh from deploy/examples applied, two live payments backends (v1 and v2: real gRPC servers
+// with the health service, run by this process) registered at eu-west's agent with gRPC health
+// checks, every region's version and hash printed, and the command that calls payments through
+// eu-west's xDS. Ctrl-C stops every process it started and removes its temp dir.
 //
 //   npm run demo                      # regions eu-west, us-east, ap-south
 //   FEDMESH_DEMO_REGIONS=a,b npm run demo
@@ -13,12 +15,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ensureNatsServer } from '../ensure-nats-server.mjs';
+import { startPaymentsBackend } from './payments.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const REGIONS = (process.env.FEDMESH_DEMO_REGIONS ?? 'eu-west,us-east,ap-south')
   .split(',')
   .map((s) => s.trim());
 const EXAMPLES = join(ROOT, 'deploy/examples');
+/** Where the live backends run: the sample mesh exports payments to eu-west. */
+const BACKEND_REGION = 'eu-west';
 const KIND_ORDER = [
   'Region',
   'Service',
@@ -217,15 +222,21 @@ async function main() {
   });
   agents.push(...(await Promise.all(started)));
 
+  const backends = [];
+  const home = agents.find((a) => a.region === BACKEND_REGION);
+  if (home) backends.push(...(await registerBackends(hubUrl, home)));
+
   const rows = [];
   for (const a of agents) {
-    const view = await waitHttp(`${hubUrl}/v1/regions/${a.region}/view`, `the view of ${a.region}`);
+    // The hub's view is read again each time: the registrations above may still be changing it.
     const deadline = Date.now() + 30_000;
-    let status = await waitHttp(`${a.statusUrl}/status`, `agent ${a.region}`);
-    while (status.hash !== view.hash && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
+    let view;
+    let status;
+    do {
+      if (view) await new Promise((r) => setTimeout(r, 100));
+      view = await waitHttp(`${hubUrl}/v1/regions/${a.region}/view`, `the view of ${a.region}`);
       status = await waitHttp(`${a.statusUrl}/status`, `agent ${a.region}`);
-    }
+    } while (status.hash !== view.hash && Date.now() < deadline);
     rows.push({
       ...a,
       hubVersion: view.version,
@@ -247,8 +258,60 @@ async function main() {
       `  ${r.region.padEnd(10)} ${String(r.version).padEnd(8)} ${r.hash.slice(0, 16)}  ${(r.hash === r.hubHash ? 'yes' : 'NO').padEnd(7)}  ${String(r.resources).padEnd(9)}  ${r.statusUrl}/status  127.0.0.1:${r.xdsPort}`,
     );
   }
+  if (home) {
+    console.log(
+      `\n  payments backends, registered at ${home.region}'s agent (gRPC health checks; curl ${home.statusUrl}/v1/registrations):`,
+    );
+    for (const b of backends)
+      console.log(`    ${b.id.padEnd(12)} 127.0.0.1:${b.port}  ${b.healthy ? 'healthy' : 'NOT healthy'}`);
+    console.log(`  call payments through ${home.region}'s xDS, as a proxyless gRPC client:`);
+    console.log(`    node deploy/local/call.mjs --xds 127.0.0.1:${home.xdsPort} xds:///payments.shop 20`);
+  } else {
+    console.log(`\n  (no live backends: they run in ${BACKEND_REGION}, which this demo does not start)`);
+  }
   console.log(`\n  processes: ${children.map(({ name, child }) => `${name}=${child.pid}`).join(' ')}`);
   console.log('\nfedmesh demo ready. Press Ctrl-C to stop.');
+}
+
+/**
+ * Starts payments v1 and v2 and registers them at the agent of `home` through its registration
+ * API, each with a gRPC health check; waits until the hub holds them, healthy, as the endpoints
+ * that agent owns (ServiceEndpoints shop/payments-<region>, replacing the example's).
+ */
+async function registerBackends(hubUrl, home) {
+  const out = [];
+  for (const version of ['v1', 'v2']) {
+    const id = `payments-${version}`;
+    const backend = await startPaymentsBackend({ backend: id, region: home.region, version });
+    const res = await fetch(`${home.statusUrl}/v1/registrations/shop/payments/${id}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        address: '127.0.0.1',
+        port: backend.port,
+        zone: `${home.region}-1a`,
+        labels: { version },
+        check: { grpc: true },
+        interval: '2s',
+      }),
+    });
+    if (!res.ok)
+      throw new Error(`registering ${id} at ${home.region}'s agent: ${res.status} ${await res.text()}`);
+    out.push({ id, port: backend.port, healthy: false });
+  }
+  const name = `payments-${home.region}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const res = await fetch(`${hubUrl}/v1/resources/ServiceEndpoints/shop/${name}`);
+    const stored = res.ok ? await res.json() : undefined;
+    const owned = stored?.metadata.annotations?.['fedmesh.io/owner'] === `agent/${home.region}`;
+    for (const b of out)
+      b.healthy = owned && stored.spec.endpoints.some((e) => e.port === b.port && e.healthy !== false);
+    if (out.every((b) => b.healthy)) return out;
+    if (Date.now() > deadline)
+      throw new Error(`the hub does not hold ${name} from ${home.region}'s agent with both backends healthy`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 main().catch((err) => {

@@ -300,3 +300,48 @@ export async function waitConverged(
     { what: `${region} to converge on the hub's view`, timeoutMs },
   ) as Promise<string>;
 }
+
+/** A registration as the agent's `GET /v1/registrations` lists it. */
+export interface RegistrationItem {
+  namespace: string;
+  service: string;
+  id: string;
+  address: string;
+  port: number;
+  source: 'api' | 'file';
+  healthy: boolean;
+  lastCheck: { ok: boolean; error?: string } | null;
+}
+
+/**
+ * `PUT /v1/registrations/{namespace}/{service}/{id}` at an agent's status listener; fails the test,
+ * with the agent's answer, unless it was taken (201 or 200).
+ */
+export async function putRegistration(
+  statusUrl: string,
+  key: { namespace: string; service: string; id: string },
+  body: Record<string, unknown>,
+): Promise<RegistrationItem> {
+  const res = await fetch(`${statusUrl}/v1/registrations/${key.namespace}/${key.service}/${key.id}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status !== 201 && res.status !== 200)
+    throw new Error(`PUT registration ${key.namespace}/${key.service}/${key.id}: ${res.status} ${text}`);
+  return JSON.parse(text) as RegistrationItem;
+}
+
+/** `GET /v1/registrations` of an agent, optionally only those of one service. */
+export async function listRegistrations(
+  statusUrl: string,
+  service?: { namespace: string; service: string },
+): Promise<RegistrationItem[]> {
+  const res = await fetch(`${statusUrl}/v1/registrations`);
+  if (!res.ok) throw new Error(`GET ${statusUrl}/v1/registrations: ${res.status}`);
+  const { items } = (await res.json()) as { items: RegistrationItem[] };
+  return service
+    ? items.filter((i) => i.namespace === service.namespace && i.service === service.service)
+    : items;
+}
