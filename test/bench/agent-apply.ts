@@ -70,28 +70,37 @@ export interface ChildInput {
 const CHILD = resolve(import.meta.dirname, 'agent-apply-child.ts');
 const ROOT = resolve(import.meta.dirname, '../..');
 
+/**
+ * A generated mesh whose largest region view is within ~3 % of `target` resources (view size grows
+ * about linearly with services), freshly built so its churn starts at the initial mesh.
+ */
+export function meshForView(
+  target: number,
+  regions: number,
+  seed: number,
+  mix?: ChurnMix,
+): { workload: ReturnType<typeof createWorkload>; region: string; size: number } {
+  let services = Math.max(10, Math.round(target / 2.5));
+  let best: { w: ReturnType<typeof createWorkload>; region: string; size: number } | undefined;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const w = createWorkload({ services, regions, seed, ...(mix ? { mix } : {}) });
+    const scoper = loadScoper(w.initial);
+    for (const region of w.regionNames) {
+      const size = Object.keys(scoper.resources(region) ?? {}).length;
+      if (!best || Math.abs(size - target) < Math.abs(best.size - target)) best = { w, region, size };
+    }
+    if (Math.abs(best!.size - target) / target < 0.03) break;
+    services = Math.max(10, Math.round((services * target) / best!.size));
+  }
+  // Rebuild from scratch: the chosen workload's generator must start its churn at the initial mesh.
+  return { workload: createWorkload({ ...best!.w.options }), region: best!.region, size: best!.size };
+}
+
 export async function runAgentApply(
   cfg: AgentApplyConfig,
   log: (line: string) => void,
 ): Promise<AgentApplyResult> {
-  // Find a mesh whose largest view is close to the target (view size grows about linearly).
-  let services = Math.max(10, Math.round(cfg.targetResources / 2.5));
-  let best: { w: ReturnType<typeof createWorkload>; region: string; size: number } | undefined;
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const w = createWorkload({ services, regions: cfg.regions, seed: cfg.seed, mix: cfg.mix });
-    const scoper = loadScoper(w.initial);
-    for (const region of w.regionNames) {
-      const size = Object.keys(scoper.resources(region) ?? {}).length;
-      if (!best || Math.abs(size - cfg.targetResources) < Math.abs(best.size - cfg.targetResources)) {
-        best = { w, region, size };
-      }
-    }
-    if (Math.abs(best!.size - cfg.targetResources) / cfg.targetResources < 0.03) break;
-    services = Math.max(10, Math.round((services * cfg.targetResources) / best!.size));
-  }
-  const { region } = best!;
-  // Rebuild from scratch: the chosen workload's generator must start its churn at the initial mesh.
-  const w = createWorkload({ ...best!.w.options });
+  const { workload: w, region } = meshForView(cfg.targetResources, cfg.regions, cfg.seed, cfg.mix);
   const scoper = loadScoper(w.initial);
   const resources = scoper.resources(region)!;
   const viewResources = Object.keys(resources).length;
