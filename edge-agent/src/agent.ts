@@ -3,18 +3,21 @@ import { join } from 'node:path';
 import {
   agentInboxPrefix,
   BUILD,
+  collectProcessMetrics,
   connectNats,
   emptyView,
   type KeyAnnouncement,
   type Logger,
   type RegionView,
+  readCounter,
   regionUplinkOf,
+  registerBuildInfo,
   settleWithin,
   viewKey,
 } from '@fedmesh/shared';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { AgentConfig } from './config.js';
 import { followRegistrationsFile } from './discovery/file.js';
 import { withLocalEndpoints } from './discovery/local.js';
@@ -183,7 +186,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
     };
   };
 
-  const registry = createAgentMetrics(status);
+  const registry = createAgentMetrics(status, inventory.totalNacks);
   registerLineMetrics(registry, () => sync);
   registry.registerMetric(applyToPush.metric);
   const uplinkBytes = new Counter({
@@ -385,9 +388,10 @@ async function loadOrReset(
   return s ?? { view: emptyView(config.region), streamSeq: 0 };
 }
 
-function createAgentMetrics(status: () => AgentStatus): Registry {
+function createAgentMetrics(status: () => AgentStatus, totalNacks: () => number): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'fedmesh_agent_' });
+  collectProcessMetrics(registry, 'fedmesh_agent_');
+  registerBuildInfo(registry);
   const gauge = (name: string, help: string, read: (s: AgentStatus) => number) =>
     new Gauge({
       name,
@@ -397,28 +401,35 @@ function createAgentMetrics(status: () => AgentStatus): Registry {
         this.set(read(status()));
       },
     });
+  const counter = (name: `${string}_total`, help: string, read: (s: AgentStatus) => number) =>
+    readCounter({ name, help, registry, read: (add) => add(read(status())) });
   gauge('fedmesh_agent_view_version', 'Version of the verified view being served', (s) => s.version);
   gauge('fedmesh_agent_view_resources', 'Resources in the served view', (s) => s.resources);
   gauge('fedmesh_agent_proxies_connected', 'Node proxies connected over ADS', (s) => s.proxies);
-  gauge('fedmesh_agent_xds_nacks', 'NACKs recorded from connected proxies', (s) => s.xds.nacks);
-  gauge(
+  readCounter({
+    name: 'fedmesh_agent_xds_nacks_total',
+    help: 'NACKs from node proxies since the agent started, across their reconnects',
+    registry,
+    read: (add) => add(totalNacks()),
+  });
+  counter(
     'fedmesh_agent_sync_bytes_received_total',
     'Sync bytes received from the hub (payload and headers)',
     (s) => s.sync.bytesReceived,
   );
-  gauge(
+  counter(
     'fedmesh_agent_sync_messages_received_total',
     'Sync messages received',
     (s) => s.sync.messagesReceived,
   );
-  gauge('fedmesh_agent_sync_applied_total', 'Snapshots and deltas applied', (s) => s.sync.applied);
-  gauge(
+  counter('fedmesh_agent_sync_applied_total', 'Snapshots and deltas applied', (s) => s.sync.applied);
+  counter(
     'fedmesh_agent_sync_rejected_total',
     'Sync messages rejected (gap, hash mismatch, undecodable)',
     (s) => s.sync.rejected,
   );
-  gauge('fedmesh_agent_sync_resyncs_total', 'Snapshots requested from the hub', (s) => s.sync.resyncs);
-  gauge(
+  counter('fedmesh_agent_sync_resyncs_total', 'Snapshots requested from the hub', (s) => s.sync.resyncs);
+  counter(
     'fedmesh_agent_sync_catch_ups_total',
     'Backlogs not replayed: the hub answered with a coalesced delta, a snapshot or at the head',
     (s) => s.sync.catchUps,

@@ -3,6 +3,7 @@ export * from './codec.js';
 export * from './errors.js';
 export * from './flags.js';
 export * from './logger.js';
+export * from './metrics.js';
 export * from './model/index.js';
 export * from './names.js';
 export * from './nats.js';

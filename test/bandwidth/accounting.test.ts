@@ -147,7 +147,7 @@ describe('agent byte accounting against its budget', () => {
     expect(hubMetrics).toContain(`fedmesh_hub_region_budget_bytes_per_second{region="${REGION}"} ${BUDGET}`);
     expect(hubMetrics).toContain(`fedmesh_hub_region_queued_bytes{region="${REGION}"} 0`);
     expect(hubMetrics).toMatch(/fedmesh_hub_sync_compression_ratio\{region="eu-west"\} \d/);
-    expect(hubMetrics).toMatch(/fedmesh_hub_sync_bytes_sent\{region="eu-west"\} [1-9]/);
+    expect(hubMetrics).toMatch(/fedmesh_hub_sync_bytes_sent_total\{region="eu-west"\} [1-9]/);
   });
 
   it('bandwidth - the agent flag lowers the Region budget but never raises it', async () => {

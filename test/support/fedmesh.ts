@@ -345,3 +345,55 @@ export async function listRegistrations(
     ? items.filter((i) => i.namespace === service.namespace && i.service === service.service)
     : items;
 }
+
+export interface HubProcess {
+  url: string;
+  proc: ChildProcess;
+  output(): string;
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** A hub as a real process through its bin, on a free port, with test-friendly timings. */
+export async function spawnHub(natsUrl: string, extra: string[] = [], attempt = 1): Promise<HubProcess> {
+  const port = await freePort();
+  const proc = spawn(
+    process.execPath,
+    [
+      'hub/bin/fedmesh-hub.mjs',
+      ...['--nats', natsUrl, '--listen', `127.0.0.1:${port}`],
+      ...['--debounce', '20ms', '--max-wait', '200ms', '--log-level', 'warn'],
+      ...extra,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  for (const s of [proc.stdout!, proc.stderr!]) s.on('data', (d) => (out = (out + d).slice(-100_000)));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await Promise.race([
+      waitFor(async () => (await fetch(`${url}/healthz`)).ok, {
+        what: `the hub to answer ${url}/healthz`,
+        timeoutMs: 60_000,
+      }),
+      exited.then((code) => {
+        throw new Error(`the hub exited with code ${code} while starting`);
+      }),
+    ]);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    // As in spawnAgent: a port picked free may be taken before the hub binds it.
+    if (attempt < 3 && /EADDRINUSE/.test(out)) return spawnHub(natsUrl, extra, attempt + 1);
+    throw new Error(`${(err as Error).message}\n${out.slice(-4000)}`);
+  }
+  return {
+    url,
+    proc,
+    output: () => out,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

@@ -200,7 +200,7 @@ describe('xDS end to end: hub REST → NATS → agent process → proxyless gRPC
       ]);
       expect((await status()).xds.nacks).toBe(1);
       const metrics = await (await fetch(`${agent.statusUrl}/metrics`)).text();
-      expect(metrics).toMatch(/^fedmesh_agent_xds_nacks 1$/m);
+      expect(metrics).toMatch(/^fedmesh_agent_xds_nacks_total 1$/m);
       // The status uplink carries the count to the hub.
       const region = await waitFor(
         async () => {

@@ -1,21 +1,34 @@
+import { readCounter } from '@fedmesh/shared';
 import { Gauge, type Registry } from 'prom-client';
 import type { LineStatus, SyncClient, SyncCounters } from './client.js';
 
 /**
  * The downlink's figures on the agent's `/metrics`: budget, what came in, how full the queue is
- * and how long the budget needs to drain it. Read at scrape time; nothing is kept twice.
+ * and how long the budget needs to drain it. Read at scrape time; nothing is kept twice. Totals
+ * are counters (`*_total`), everything else gauges.
  */
 export function registerLineMetrics(registry: Registry, sync: () => SyncClient | undefined): void {
-  const gauge = (name: string, help: string, read: (line: LineStatus, c: SyncCounters) => number | null) =>
+  const gauge = (name: string, help: string, read: (line: LineStatus) => number | null) =>
     new Gauge({
       name,
       help,
       registers: [registry],
       collect() {
         const client = sync();
-        const value = client ? read(client.line(), client.counters()) : null;
+        const value = client ? read(client.line()) : null;
         if (value === null) this.reset();
         else this.set(value);
+      },
+    });
+  // Totals of the sync client; 0 until it exists (NATS not reached yet).
+  const counter = (name: `${string}_total`, help: string, read: (c: SyncCounters) => number) =>
+    readCounter({
+      name,
+      help,
+      registry,
+      read(add) {
+        const client = sync();
+        add(client ? read(client.counters()) : 0);
       },
     });
   gauge(
@@ -33,10 +46,10 @@ export function registerLineMetrics(registry: Registry, sync: () => SyncClient |
     'Tokens in the bucket now (negative while paying off a debt)',
     (l) => l.tokens,
   );
-  gauge(
+  counter(
     'fedmesh_agent_line_bytes_received_total',
     'Estimated bytes the downlink carried for this agent: sync messages, protocol, TCP/IP headers',
-    (_l, c) => c.lineBytesReceived,
+    (c) => c.lineBytesReceived,
   );
   gauge(
     'fedmesh_agent_line_receive_rate_bytes_per_second',
@@ -68,20 +81,20 @@ export function registerLineMetrics(registry: Registry, sync: () => SyncClient |
     'Uncompressed over compressed payload bytes received',
     (l) => l.compressionRatio,
   );
-  gauge(
+  counter(
     'fedmesh_agent_sync_paced_wait_seconds_total',
     'Time spent waiting for the budget before a pull',
-    (_l, c) => c.pacedWaitMs / 1000,
+    (c) => c.pacedWaitMs / 1000,
   );
-  gauge(
+  counter(
     'fedmesh_agent_sync_chunks_spooled_total',
     'Chunks of large payloads written to the spool',
-    (_l, c) => c.chunksSpooled,
+    (c) => c.chunksSpooled,
   );
-  gauge(
+  counter(
     'fedmesh_agent_sync_resumes_total',
     'Chunked transfers resumed at the next chunk after an interruption',
-    (_l, c) => c.resumes,
+    (c) => c.resumes,
   );
   gauge(
     'fedmesh_agent_sync_spool_chunks',

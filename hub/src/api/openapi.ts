@@ -209,9 +209,22 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
         applied: { oneOf: [versionHash(), { type: 'null' }] },
         inSync: { type: 'boolean' },
         lag: { type: 'object', properties: { versions: { type: 'integer' }, seconds: { type: 'number' } } },
+        drift: {
+          type: 'object',
+          description:
+            'How long the applied hash has differed from the desired one, dated by the oldest publication the agent has not consumed; 0 and null in sync (fedmesh_hub_region_drift_seconds)',
+          properties: {
+            since: { type: ['string', 'null'], format: 'date-time' },
+            seconds: { type: 'number' },
+          },
+        },
         stale: { type: 'boolean' },
         lastReportAt: { type: ['string', 'null'], format: 'date-time' },
-        bytesSent: { type: 'integer' },
+        bytesSent: {
+          type: 'integer',
+          description:
+            'Bytes this hub put on the region sync subject since it started, payload and headers; a publication JetStream deduplicated is not counted (fedmesh_hub_sync_bytes_sent_total)',
+        },
         snapshotsSent: { type: 'integer' },
         deltasSent: { type: 'integer' },
         budget: {

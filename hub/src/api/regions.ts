@@ -7,7 +7,8 @@ import {
   regionLinkOf,
 } from '@fedmesh/shared';
 import type { FastifyInstance } from 'fastify';
-import type { RegionLineFigures } from '../metrics/index.js';
+import { createDriftClock } from '../metrics/drift.js';
+import type { RegionFigures } from '../metrics/index.js';
 import type { ApiDeps } from './server.js';
 
 /**
@@ -48,6 +49,11 @@ export interface RegionSummary {
   applied: { version: number; hash: string } | null;
   inSync: boolean;
   lag: { versions: number; seconds: number };
+  /**
+   * How long the applied hash has differed from the desired one (0 in sync), dated by the oldest
+   * publication the agent has not consumed (hub/src/metrics/drift.ts); `since` null in sync.
+   */
+  drift: { since: string | null; seconds: number };
   stale: boolean;
   lastReportAt: string | null;
   bytesSent: number;
@@ -68,6 +74,7 @@ export interface RegionSummary {
 }
 
 export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const drift = createDriftClock();
   const summary = (region: string): RegionSummary => {
     const view = deps.engine.view(region);
     if (!view) throw new FedmeshError(ErrorCode.NotFound, `region ${region} not found`);
@@ -83,10 +90,10 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
     const publishedAt = stats?.lastPublishedAt?.getTime();
     const regionBudget = link?.bytesPerSecond ?? null;
     const regionBurst = link?.burstBytes ?? null;
-    deps.metrics.regionLagVersions.set(
-      { region },
-      report ? Math.max(0, view.version - report.version) : view.version,
-    );
+    const holdingSince = stats?.holdingSince?.getTime();
+    const oldestUnconsumed = deps.metrics.line.oldestAfter(region, report?.streamSeq);
+    const evidence = Math.min(oldestUnconsumed ?? Infinity, holdingSince ?? Infinity);
+    const drifting = drift.observe(region, inSync, Number.isFinite(evidence) ? evidence : undefined, now);
     return {
       region,
       desired: { version: view.version, hash: view.hash },
@@ -95,6 +102,10 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
       lag: {
         versions: inSync ? 0 : Math.max(0, view.version - (report?.version ?? 0)),
         seconds: inSync || publishedAt === undefined ? 0 : Math.round((now - publishedAt) / 100) / 10,
+      },
+      drift: {
+        since: drifting.since === null ? null : new Date(drifting.since).toISOString(),
+        seconds: drifting.seconds,
       },
       stale,
       lastReportAt: received ? received.receivedAt.toISOString() : null,
@@ -118,7 +129,7 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
       lastError: report?.lastError ?? stats?.lastError ?? null,
     };
   };
-  deps.metrics.setRegionSource(() => deps.engine.regions().map((r) => lineFigures(summary(r))));
+  deps.metrics.setRegionSource(() => deps.engine.regions().map((r) => regionFigures(summary(r))));
 
   const checkName = (region: string) => {
     if (!isDnsLabel(region)) throw invalid([{ path: 'region', message: 'must be a DNS-1123 label' }]);
@@ -243,12 +254,12 @@ function discoveryOf(
   };
 }
 
-function lineFigures(s: RegionSummary): RegionLineFigures {
+function regionFigures(s: RegionSummary): RegionFigures {
   return {
     region: s.region,
     budgetBytesPerSecond: s.line.budgetBytesPerSecond,
     burstBytes: s.line.burstBytes,
-    bytesReceived: s.line.bytesReceived,
+    lineBytesReceived: s.line.bytesReceived,
     receiveRate: s.line.receiveRate,
     utilization: s.line.utilization,
     queuedBytes: s.line.queuedBytes,
@@ -256,5 +267,12 @@ function lineFigures(s: RegionSummary): RegionLineFigures {
     compressionRatio: s.line.compressionRatio,
     holding: s.line.holdingSince !== null,
     endpointsStale: s.discovery.stale,
+    bytesSent: s.bytesSent,
+    snapshotsSent: s.snapshotsSent,
+    deltasSent: s.deltasSent,
+    nacks: s.agent ? s.nacks : null,
+    lagVersions: s.lag.versions,
+    driftSeconds: s.drift.seconds,
+    stale: s.stale,
   };
 }

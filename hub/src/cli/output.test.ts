@@ -147,6 +147,7 @@ describe('cli output', () => {
       applied: { version: 4, hash: 'h4' },
       inSync: false,
       lag: { versions: 1, seconds: 2.5 },
+      drift: { since: '2024-05-01T10:00:00.000Z', seconds: 7.5 },
       stale: false,
       lastReportAt: null,
       bytesSent: 123_456,

@@ -27,7 +27,7 @@ describe('line ledger', () => {
     l.record('eu-west', pub(1, 1, 1000));
     l.record('eu-west', pub(1, 1, 1000, true));
     expect(l.queuedBytes('eu-west', 0)).toBe(1000);
-    expect(l.totals('eu-west')).toEqual({ bytesSent: 1000, payloadBytes: 700, rawBytes: 10_000 });
+    expect(l.totals('eu-west')).toEqual({ payloadBytes: 700, rawBytes: 10_000 });
   });
 
   it('metrics - memory stays bounded under any backlog, without losing bytes', () => {
@@ -49,5 +49,21 @@ describe('line ledger', () => {
     expect(l.bytesAfter('eu-west', 10)).toBe(10_000);
     expect(l.bytesAfter('eu-west', 9), 'consumed and forgotten').toBeUndefined();
     expect(l.queuedBytes('eu-west', 9), 'the line figures are unchanged').toBe(10_000);
+  });
+
+  it('metrics - the oldest publication the agent has not consumed dates the drift', () => {
+    let t = 1_000;
+    const l = createLineLedger(() => t);
+    expect(l.oldestAfter('eu-west', undefined)).toBeUndefined();
+    l.record('eu-west', pub(10, 10, 1000));
+    t = 2_000;
+    l.record('eu-west', pub(11, 20, 10_000));
+    t = 3_000;
+    l.record('eu-west', pub(21, 21, 500, true)); // a duplicate put nothing on the stream
+    expect(l.oldestAfter('eu-west', undefined), 'no position reported: the oldest of all').toBe(1_000);
+    expect(l.oldestAfter('eu-west', 9)).toBe(1_000);
+    expect(l.oldestAfter('eu-west', 10)).toBe(2_000);
+    expect(l.oldestAfter('eu-west', 15), 'part-way through a chunked snapshot').toBe(2_000);
+    expect(l.oldestAfter('eu-west', 20), 'everything consumed').toBeUndefined();
   });
 });

@@ -12,9 +12,12 @@ export interface Publication {
   rawBytes: number;
 }
 
+/**
+ * Payload bytes this hub published for the region since it started, compressed and not: the
+ * compression ratio. Bytes sent (payload and headers) are the engine's `stats().bytesSent`, so
+ * that `GET /v1/regions` and `/metrics` read one number.
+ */
 export interface RegionLineTotals {
-  /** Sync messages (payload and headers) this hub published for the region since it started. */
-  bytesSent: number;
   payloadBytes: number;
   rawBytes: number;
 }
@@ -33,18 +36,25 @@ export interface LineLedger {
    * the entries were consumed), so a catch-up decision does not mistake "unknown" for "little".
    */
   bytesAfter(region: string, position: number): number | undefined;
+  /**
+   * When the oldest publication after stream sequence `position` (any, when the agent has not
+   * said where it is) was recorded, in ms since the epoch; undefined when there is none.
+   */
+  oldestAfter(region: string, position: number | undefined): number | undefined;
 }
 
 interface Entry {
   firstSeq: number;
   lastSeq: number;
   bytes: number;
+  /** When it was recorded (the older one of two merged). */
+  at: number;
 }
 
 /** Entries kept per region; older ones are merged, so memory stays bounded under any backlog. */
 const MAX_ENTRIES = 4096;
 
-export function createLineLedger(): LineLedger {
+export function createLineLedger(now: () => number = Date.now): LineLedger {
   const regions = new Map<
     string,
     { entries: Entry[]; totals: RegionLineTotals; coveredFrom: number; consumedThrough: number }
@@ -54,7 +64,7 @@ export function createLineLedger(): LineLedger {
     if (!r) {
       r = {
         entries: [],
-        totals: { bytesSent: 0, payloadBytes: 0, rawBytes: 0 },
+        totals: { payloadBytes: 0, rawBytes: 0 },
         coveredFrom: 0,
         consumedThrough: 0,
       };
@@ -67,14 +77,13 @@ export function createLineLedger(): LineLedger {
       // JetStream recognised another replica's identical messages: nothing new on the stream.
       if (result.duplicate || result.bytes === 0) return;
       const r = of(region);
-      r.totals.bytesSent += result.bytes;
       r.totals.payloadBytes += payloadBytes;
       r.totals.rawBytes += rawBytes;
       r.coveredFrom ||= result.firstSeq;
-      r.entries.push({ firstSeq: result.firstSeq, lastSeq: result.lastSeq, bytes: result.bytes });
+      r.entries.push({ firstSeq: result.firstSeq, lastSeq: result.lastSeq, bytes: result.bytes, at: now() });
       if (r.entries.length > MAX_ENTRIES) {
         const [a, b] = r.entries.splice(0, 2) as [Entry, Entry];
-        r.entries.unshift({ firstSeq: a.firstSeq, lastSeq: b.lastSeq, bytes: a.bytes + b.bytes });
+        r.entries.unshift({ firstSeq: a.firstSeq, lastSeq: b.lastSeq, bytes: a.bytes + b.bytes, at: a.at });
       }
     },
     totals: (region) => ({ ...of(region).totals }),
@@ -94,6 +103,10 @@ export function createLineLedger(): LineLedger {
         return undefined;
       }
       return sumAfter(r.entries, position);
+    },
+    oldestAfter(region, position) {
+      const entries = regions.get(region)?.entries ?? [];
+      return (position === undefined ? entries[0] : entries.find((e) => e.lastSeq > position))?.at;
     },
   };
 }

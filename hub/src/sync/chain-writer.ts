@@ -3,7 +3,7 @@ import { ChainAttempt, type ChainInput, type ChainStep, decideChainStep } from '
 import { opsFromChanges } from './delta.js';
 import { type EncodeOptions, encodeDelta, encodeSnapshot, type OutgoingMessage } from './encoder.js';
 import type { PublishResult, SyncPublisher } from './publisher.js';
-import { type RegionState, recordPublished, setHead, settle } from './region-state.js';
+import { countPublished, type RegionState, recordPublished, setHead, settle } from './region-state.js';
 import type { SyncEngineDeps } from './types.js';
 
 /** Publication attempts against a chain other replicas keep advancing, before giving up for a retry later. */
@@ -115,11 +115,8 @@ class Writer implements ChainWriter {
     }
     // The dedup window may hand back an identical delta published earlier: the head stays.
     if (!res.duplicate) st.stats.head = { ...head, seq: Math.max(head.seq, res.lastSeq) };
-    st.stats.bytesSent += res.bytes;
-    st.stats.messagesSent += msgs.length;
-    st.stats.deltasSent++;
     const rawBytes = msgs[0]?.meta.rawSize ?? 0;
-    st.stats.rawBytes += rawBytes;
+    countPublished(st.stats, 'delta', res, msgs.length, rawBytes);
     this.deps.onPublished?.(region, 'delta', res, rawBytes, msgs);
     return res;
   }

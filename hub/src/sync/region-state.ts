@@ -71,20 +71,37 @@ export function recordPublished(
 ): void {
   const { stats } = st;
   stats.head = { seq: res.lastSeq, version: st.version, hash };
-  stats.bytesSent += res.bytes;
-  stats.rawBytes += rawBytes;
-  stats.messagesSent += messages;
+  countPublished(stats, kind, res, messages, rawBytes);
   if (kind === 'delta') {
-    stats.deltasSent++;
     st.deltasSinceSnapshot++;
   } else {
-    stats.snapshotsSent++;
     st.deltasSinceSnapshot = 0;
     if (!res.duplicate) st.snapshotBytes = res.bytes;
   }
   stats.lastPublishedAt = new Date();
   delete stats.lastError;
   settle(st);
+}
+
+/**
+ * The region's sent figures, which `GET /v1/regions` shows and `/metrics` reads: what this hub
+ * put on the region's subject. A publication JetStream recognised as a duplicate (every message's
+ * Nats-Msg-Id already seen within the dedup window: the same snapshot asked for twice, or one
+ * another replica published first) stored nothing and counts for nothing, as in the line ledger.
+ */
+export function countPublished(
+  stats: RegionSyncStats,
+  kind: 'delta' | 'snapshot',
+  res: PublishResult,
+  messages: number,
+  rawBytes: number,
+): void {
+  if (res.duplicate) return;
+  stats.bytesSent += res.bytes;
+  stats.rawBytes += rawBytes;
+  stats.messagesSent += messages;
+  if (kind === 'delta') stats.deltasSent++;
+  else stats.snapshotsSent++;
 }
 
 export function recordFailure(st: RegionState, err: unknown): void {

@@ -43,7 +43,10 @@ export interface SyncEngineOptions {
 }
 
 export interface RegionSyncStats {
-  /** Bytes put on the region's subject (payload and headers) since the hub started. */
+  /**
+   * Bytes this hub put on the region's subject (payload and headers) since it started; a
+   * publication JetStream deduplicated stored nothing and is not counted (nor in the counts below).
+   */
   bytesSent: number;
   messagesSent: number;
   snapshotsSent: number;
