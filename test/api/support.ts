@@ -48,7 +48,13 @@ const noStatus: StatusIntake = { get: () => undefined, onReport: () => undefined
 
 /** The admin API over the memory store, for `inject()`: no sockets, no NATS, milliseconds per request. */
 export async function buildTestApi(
-  opts: { tokens?: ReadonlyMap<string, Principal>; bodyLimit?: number; store?: ConfigStore } = {},
+  opts: {
+    tokens?: ReadonlyMap<string, Principal>;
+    bodyLimit?: number;
+    store?: ConfigStore;
+    /** What the hub says of NATS and its store (`/readyz`); ready unless told otherwise. */
+    ready?: () => boolean;
+  } = {},
 ): Promise<TestApi> {
   const store = opts.store ?? createMemoryConfigStore();
   const audit = createMemoryAuditLog();
@@ -71,7 +77,7 @@ export async function buildTestApi(
     auth: { tokens: opts.tokens ?? TOKENS },
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     staleAfterHeartbeats: 3,
-    ready: () => true,
+    ready: opts.ready ?? (() => true),
   });
   await app.ready();
   return {
