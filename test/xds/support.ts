@@ -1,9 +1,10 @@
 /**
  * Support for the xDS integration tests: a raw ADS client (protos loaded independently of the
  * server's encoder), tiny gRPC backends that say who answered, and a proxyless gRPC client
- * (@grpc/grpc-js-xds) running in a child process, since its bootstrap is read once per process.
+ * (@grpc/grpc-js-xds, or gRPC C-core through Python's grpcio) running in a child process, since
+ * its bootstrap is read once per process.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -160,11 +161,11 @@ export interface CallsResult {
 }
 
 export interface XdsClientProcess {
-  /** `count` calls of Who to `target`, at most `concurrency` in flight. */
+  /** `count` calls of Who to `target`, at most `concurrency` in flight, each with `metadata`. */
   calls(
     target: string,
     count: number,
-    opts?: { deadlineMs?: number; concurrency?: number },
+    opts?: { deadlineMs?: number; concurrency?: number; metadata?: Record<string, string> },
   ): Promise<CallsResult>;
   /**
    * Calls `target` one at a time until a call is answered by one of `backends`; `at` is when
@@ -177,6 +178,8 @@ export interface XdsClientProcess {
   ): Promise<UntilResult>;
   stderr(): string;
   close(): Promise<void>;
+  /** SIGKILL, for a client stuck in a call that will never end. */
+  kill(): Promise<void>;
 }
 
 export interface UntilResult {
@@ -187,6 +190,7 @@ export interface UntilResult {
 }
 
 const CLIENT_SCRIPT = fileURLToPath(new URL('./xds-client.mjs', import.meta.url));
+const CORE_CLIENT_SCRIPT = fileURLToPath(new URL('./grpc-core-client.py', import.meta.url));
 
 export async function startXdsClient(opts: {
   xdsPort: number;
@@ -194,6 +198,13 @@ export async function startXdsClient(opts: {
   region: string;
   /** Run inside this network namespace (`ip netns exec`), as a node of a region behind a shaped link. */
   netns?: string;
+  /**
+   * A Python interpreter with grpcio (see `findGrpcPython`): the client is then gRPC C-core
+   * instead of grpc-js-xds. Its `until` is not implemented.
+   */
+  python?: string;
+  /** Extra environment for the client, e.g. a gRPC feature switch. */
+  env?: Record<string, string>;
 }): Promise<XdsClientProcess> {
   const bootstrap = {
     xds_servers: [
@@ -205,11 +216,10 @@ export async function startXdsClient(opts: {
     ],
     node: { id: opts.nodeId, cluster: 'test', locality: { region: opts.region, zone: `${opts.region}-a` } },
   };
-  const [command, ...args] = opts.netns
-    ? ['ip', 'netns', 'exec', opts.netns, process.execPath, CLIENT_SCRIPT]
-    : [process.execPath, CLIENT_SCRIPT];
+  const client = opts.python ? [opts.python, CORE_CLIENT_SCRIPT] : [process.execPath, CLIENT_SCRIPT];
+  const [command, ...args] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...client] : client;
   const child: ChildProcess = spawn(command!, args, {
-    env: { ...process.env, GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) },
+    env: { ...process.env, ...opts.env, GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap) },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -217,23 +227,33 @@ export async function startXdsClient(opts: {
     stderr += d.toString();
   });
   let buffer = '';
-  const pending = new Map<number, (msg: { id: number } & Record<string, unknown>) => void>();
+  type Reply = { id: number } & Record<string, unknown>;
+  const pending = new Map<number, { resolve: (msg: Reply) => void; reject: (err: Error) => void }>();
   child.stdout!.on('data', (d: Buffer) => {
     buffer += d.toString();
     let nl = buffer.indexOf('\n');
     while (nl >= 0) {
       const msg = JSON.parse(buffer.slice(0, nl));
       buffer = buffer.slice(nl + 1);
-      pending.get(msg.id)?.(msg);
+      pending.get(msg.id)?.resolve(msg);
       pending.delete(msg.id);
       nl = buffer.indexOf('\n');
     }
   });
+  // A client that dies (a crash in a native client library) fails the calls it owed, not the
+  // test's time budget.
+  let exited: Error | undefined;
+  child.on('exit', (code, signal) => {
+    exited = new Error(`xDS client exited (code ${code}, signal ${signal}): ${stderr.slice(-2000)}`);
+    for (const { reject } of pending.values()) reject(exited);
+    pending.clear();
+  });
   let nextId = 1;
   const request = <T>(msg: Record<string, unknown>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
+      if (exited) return reject(exited);
       const id = nextId++;
-      pending.set(id, (reply) => resolve(reply as T));
+      pending.set(id, { resolve: (reply) => resolve(reply as T), reject });
       child.stdin!.write(`${JSON.stringify({ ...msg, id })}\n`, (err) => err && reject(err));
     });
   await request({ op: 'ping' });
@@ -245,6 +265,7 @@ export async function startXdsClient(opts: {
         count,
         deadlineMs: o.deadlineMs ?? 5000,
         concurrency: o.concurrency ?? 32,
+        ...(o.metadata ? { metadata: o.metadata } : {}),
       }),
     until: (target, names, o = {}) =>
       request({
@@ -255,12 +276,46 @@ export async function startXdsClient(opts: {
         timeoutMs: o.timeoutMs ?? 10_000,
       }),
     stderr: () => stderr,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    },
     async close() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.stdin!.end();
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
       await once(child, 'exit');
       clearTimeout(timer);
     },
   };
+}
+
+// ---- which Python has gRPC C-core ---------------------------------------------------------
+
+export type GrpcPython =
+  | { found: true; python: string; version: string }
+  | { found: false; reason: string; explicit: boolean };
+
+/**
+ * A Python whose `grpc` module (gRPC C-core) can drive test/xds/grpc-core-client.py:
+ * $FEDMESH_GRPC_PYTHON when set (.ci/run sets it from deploy/ensure-grpc-python.sh), else
+ * Debian's /usr/bin/python3, where `apt-get install python3-grpcio` puts the module (a pyenv or
+ * venv `python3` first on PATH usually lacks it), else `python3` on PATH.
+ */
+export function findGrpcPython(): GrpcPython {
+  const explicit = process.env.FEDMESH_GRPC_PYTHON;
+  const candidates = explicit ? [explicit] : ['/usr/bin/python3', 'python3'];
+  const failures: string[] = [];
+  for (const python of candidates) {
+    const probe = spawnSync(python, ['-c', 'import grpc; print(grpc.__version__)'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    const version = probe.stdout?.trim();
+    if (probe.status === 0 && version) return { found: true, python, version };
+    const why = probe.error?.message ?? probe.stderr?.trim().split('\n').pop() ?? `exit ${probe.status}`;
+    failures.push(`${python} -c "import grpc": ${why}`);
+  }
+  return { found: false, reason: failures.join('; '), explicit: explicit !== undefined };
 }

@@ -35,15 +35,17 @@ function client(target) {
   return c;
 }
 
-function callOnce(target, deadlineMs) {
+function callOnce(target, deadlineMs, headers) {
+  const metadata = new grpc.Metadata();
+  for (const [key, value] of Object.entries(headers ?? {})) metadata.set(key, value);
   return new Promise((resolve) => {
-    client(target).Who({}, { deadline: Date.now() + deadlineMs }, (err, res) => {
+    client(target).Who({}, metadata, { deadline: Date.now() + deadlineMs }, (err, res) => {
       resolve(err ? { error: `${grpc.status[err.code]}: ${err.details}` } : { backend: res.backend });
     });
   });
 }
 
-async function calls({ target, count, deadlineMs, concurrency }) {
+async function calls({ target, count, deadlineMs, concurrency, metadata }) {
   const started = Date.now();
   const counts = {};
   const errors = {};
@@ -51,7 +53,7 @@ async function calls({ target, count, deadlineMs, concurrency }) {
   const worker = async () => {
     while (issued < count) {
       issued++;
-      const r = await callOnce(target, deadlineMs);
+      const r = await callOnce(target, deadlineMs, metadata);
       if (r.error) errors[r.error] = (errors[r.error] ?? 0) + 1;
       else counts[r.backend] = (counts[r.backend] ?? 0) + 1;
     }

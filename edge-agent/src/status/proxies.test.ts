@@ -39,4 +39,10 @@ describe('proxy inventory', () => {
     t += 61_000;
     expect(inv.forReport([again, proxy('node-0', 3)]), 'but again after a minute').toBeDefined();
   });
+
+  it('inventory - a proxy is named with its client version, which says what xDS fields it knows', () => {
+    const inv = createProxyInventory(() => 0);
+    const [report] = inv.forReport([{ ...proxy('node-2', 9), userAgentVersion: '1.14.1' }])!;
+    expect(report!.client).toBe('gRPC Node Pure JS 1.14.1');
+  });
 });

@@ -45,7 +45,7 @@ export function createProxyInventory(now: () => number = Date.now): ProxyInvento
           const n = nacks.get(p.id);
           return {
             node: p.id,
-            ...(p.userAgent ? { client: p.userAgent.slice(0, 256) } : {}),
+            ...(p.userAgent ? { client: clientName(p).slice(0, 256) } : {}),
             protocol: p.protocol,
             connectedAt: p.connectedAt,
             acked: p.acked,
@@ -75,4 +75,12 @@ export function createProxyInventory(now: () => number = Date.now): ProxyInvento
       return items;
     },
   };
+}
+
+/**
+ * Name and version together (`gRPC C-core linux Python 1.51.1`): the version is what tells an
+ * operator which xDS fields the proxy understands (docs/xds.md).
+ */
+function clientName(p: ProxyStatus): string {
+  return p.userAgentVersion ? `${p.userAgent} ${p.userAgentVersion}` : (p.userAgent ?? '');
 }

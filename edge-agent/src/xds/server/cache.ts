@@ -50,4 +50,6 @@ export interface XdsNode {
   id?: string;
   cluster?: string;
   user_agent_name?: string;
+  /** Which release of the client: what decides the xDS fields it knows (docs/xds.md). */
+  user_agent_version?: string;
 }

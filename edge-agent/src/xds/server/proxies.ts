@@ -1,9 +1,13 @@
+import type { XdsNode } from './cache.js';
+
 /** What the agent reports about one connected proxy (one ADS stream). */
 export interface ProxyStatus {
   /** `node.id` from the proxy's first request ('' when it sent none). */
   id: string;
   cluster?: string;
   userAgent?: string;
+  /** `node.user_agent_version`, e.g. `1.51.1`. */
+  userAgentVersion?: string;
   /** Server-side id of the ADS stream; a proxy that reconnects gets a new one. */
   stream: number;
   protocol: XdsProtocol;
@@ -53,7 +57,7 @@ export const MAX_NACKS = 16;
 /** The mutable record a stream keeps about its proxy; `status()` hands out copies. */
 export interface ProxyRecord {
   readonly stream: number;
-  identify(node: { id?: string; cluster?: string; user_agent_name?: string } | null | undefined): void;
+  identify(node: XdsNode | null | undefined): void;
   subscribed(typeUrl: string, names: readonly string[]): void;
   acked(typeUrl: string, version: string): void;
   nacked(typeUrl: string, version: string, reason: string): void;
@@ -103,6 +107,7 @@ export function createProxyRegistry(onChange: (event: XdsEvent) => void): ProxyR
           state.id = node?.id ?? '';
           if (node?.cluster) state.cluster = node.cluster;
           if (node?.user_agent_name) state.userAgent = node.user_agent_name;
+          if (node?.user_agent_version) state.userAgentVersion = node.user_agent_version;
           records.set(stream, record);
           emit({ type: 'connected', proxy: snapshot() });
         },

@@ -225,6 +225,9 @@ function sameContent(sent: Map<string, string>, content: Map<string, string>, sc
 export function identifyProxy(proxy: ProxyRecord, node: XdsNode | null, log: Logger): Logger {
   proxy.identify(node);
   const named = node?.id ? log.child({ proxy: node.id }) : log;
-  named.info({ cluster: node?.cluster, userAgent: node?.user_agent_name }, 'proxy connected');
+  named.info(
+    { cluster: node?.cluster, userAgent: node?.user_agent_name, userAgentVersion: node?.user_agent_version },
+    'proxy connected',
+  );
   return named;
 }

@@ -54,6 +54,12 @@ const anyOf = (type: string, fields: Record<string, unknown> = {}) => ({ '@type'
 const policy = (name: string, typedConfig: Record<string, unknown>) => ({
   typed_extension_config: { name, typed_config: typedConfig },
 });
+/**
+ * Envoy's typed policies read their locality settings from their own config, not from
+ * `common_lb_config`: without this, Envoy would ignore the locality weights that gRPC always
+ * applies (the other regions' gateway weights among them).
+ */
+const LOCALITY_WEIGHTED = { locality_lb_config: { locality_weighted_lb_config: {} } };
 /** gRPC's round robin: weighted across localities (by locality weight), round robin within one. */
 const grpcRoundRobin = policy(
   'envoy.load_balancing_policies.wrr_locality',
@@ -63,44 +69,65 @@ const grpcRoundRobin = policy(
     },
   }),
 );
+/** gRPC accepts XX_HASH only (and NACKs anything else); Envoy's default too. */
+const RING_HASH_LB_CONFIG = { hash_function: 'XX_HASH' };
 
 /**
- * ROUND_ROBIN and RING_HASH are the `lb_policy` values proxyless gRPC accepts (anything else
- * NACKs the cluster). The other balancers go into `load_balancing_policy`, a preference list
- * from which Envoy and gRPC each take the first policy they implement: Envoy gets the balancer
- * the user asked for, gRPC falls back to the nearest one it has (ring hash for maglev, round
- * robin otherwise).
+ * Each balancer in two forms, since clients read different fields (the table in docs/xds.md):
+ * - `lb_policy`, the enum, for a client that does not read `load_balancing_policy` (C-core
+ *   before about 1.55 without GRPC_EXPERIMENTAL_XDS_CUSTOM_LB_CONFIG=true, an Envoy older than
+ *   the typed policies). Proxyless gRPC accepts only ROUND_ROBIN and RING_HASH there and NACKs
+ *   the cluster for anything else ("LB policy is not supported"), so least_request, random and
+ *   maglev carry ROUND_ROBIN. Not RING_HASH for maglev: without a hash policy on the route
+ *   (the model has none), gRPC's ring hash picks a random endpoint per call, no better than round
+ *   robin, and the one such client tested (Debian bookworm's grpcio 1.51.1) crashes on a call
+ *   through a ring hash cluster.
+ * - `load_balancing_policy`, a preference list from which Envoy and gRPC each take the first
+ *   policy they implement (gRFC A52), and which supersedes the enum where it is read. The
+ *   asked-for policy comes first, gRPC's nearest one after it; never the other way round:
+ *   current Envoy knows wrr_locality too, but only over client-side weighted round robin, and
+ *   rejects the cluster when it finds round robin inside.
+ * round_robin and ring_hash need no list: the enum says them to every client.
  */
 function loadBalancing(lb: LoadBalancer): EnvoyResource {
   switch (lb) {
     case 'round_robin':
       return { lb_policy: 'ROUND_ROBIN' };
     case 'ring_hash':
-      return { lb_policy: 'RING_HASH' };
+      return { lb_policy: 'RING_HASH', ring_hash_lb_config: RING_HASH_LB_CONFIG };
     case 'least_request':
       return {
+        lb_policy: 'ROUND_ROBIN',
         load_balancing_policy: {
           policies: [
-            policy('envoy.load_balancing_policies.least_request', anyOf(AnyType.LeastRequest)),
+            policy(
+              'envoy.load_balancing_policies.least_request',
+              anyOf(AnyType.LeastRequest, LOCALITY_WEIGHTED),
+            ),
             grpcRoundRobin,
           ],
         },
       };
     case 'random':
       return {
+        lb_policy: 'ROUND_ROBIN',
         load_balancing_policy: {
-          policies: [policy('envoy.load_balancing_policies.random', anyOf(AnyType.Random)), grpcRoundRobin],
+          policies: [
+            policy('envoy.load_balancing_policies.random', anyOf(AnyType.Random, LOCALITY_WEIGHTED)),
+            grpcRoundRobin,
+          ],
         },
       };
     case 'maglev':
       return {
+        lb_policy: 'ROUND_ROBIN',
         load_balancing_policy: {
           policies: [
-            policy('envoy.load_balancing_policies.maglev', anyOf(AnyType.Maglev)),
             policy(
-              'envoy.load_balancing_policies.ring_hash',
-              anyOf(AnyType.RingHash, { hash_function: 'XX_HASH' }),
+              'envoy.load_balancing_policies.maglev',
+              anyOf(AnyType.Maglev, { locality_weighted_lb_config: {} }),
             ),
+            policy('envoy.load_balancing_policies.ring_hash', anyOf(AnyType.RingHash, RING_HASH_LB_CONFIG)),
           ],
         },
       };

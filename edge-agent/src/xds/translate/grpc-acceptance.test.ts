@@ -27,6 +27,9 @@ interface ResourceType {
 }
 let validators: Record<TypeUrl, ResourceType>;
 let httpFilter: { parseTopLevelFilterConfig(any: EncodedAny, client: boolean): unknown };
+let routeMatcher: {
+  getPredicateForMatcher(match: unknown): { apply(methodName: string, metadata: unknown): boolean };
+};
 
 beforeAll(() => {
   require('@grpc/grpc-js-xds').register();
@@ -39,6 +42,7 @@ beforeAll(() => {
     [TypeUrl.ClusterLoadAssignment]: require(`${base}endpoint-resource-type.js`).EndpointResourceType,
   };
   httpFilter = require('@grpc/grpc-js-xds/build/src/http-filter.js');
+  routeMatcher = require('@grpc/grpc-js-xds/build/src/route.js');
 });
 
 const NS = 'shop';
@@ -74,6 +78,19 @@ function richView(loadBalancer: string) {
           timeout: '1.5s',
           retries: { attempts: 3, retryOn: ['5xx', 'deadline-exceeded', '409'] },
         },
+        {
+          name: 'canary',
+          matches: [
+            {
+              headers: [
+                { name: 'x-canary', exact: 'yes' },
+                { name: 'x-tenant', prefix: 'beta-' },
+                { name: 'x-pinned', present: false },
+              ],
+            },
+          ],
+          backends: [{ weight: 1 }],
+        },
       ],
     }),
     remoteEndpoints(NS, 'payments', 'us-east', { address: '192.0.2.10', port: 15443 }, 2),
@@ -102,7 +119,7 @@ describe('grpc-js-xds accepts what the translator produces', () => {
     },
   );
 
-  test('gRPC picks round robin over localities for least_request and ring hash for maglev', () => {
+  test('gRPC picks round robin over localities for least_request and random, ring hash for maglev', () => {
     const protos = loadXdsProtos();
     const lbConfig = (lb: string) => {
       const cluster = translateView(richView(lb)).resources[TypeUrl.Cluster].find(
@@ -113,10 +130,36 @@ describe('grpc-js-xds accepts what the translator produces', () => {
         .decode({}, protos.encodeAny(TypeUrl.Cluster, cluster.resource));
       return decoded.value?.lbPolicyConfig;
     };
-    expect(lbConfig('least_request')).toEqual([
-      { xds_wrr_locality: { child_policy: [{ round_robin: {} }] } },
-    ]);
-    expect(lbConfig('maglev')).toEqual([{ ring_hash: { min_ring_size: 1024, max_ring_size: 8388608 } }]);
+    const roundRobin = [{ xds_wrr_locality: { child_policy: [{ round_robin: {} }] } }];
+    const ringHash = [{ ring_hash: { min_ring_size: 1024, max_ring_size: 8388608 } }];
+    expect(lbConfig('round_robin')).toEqual(roundRobin);
+    expect(lbConfig('least_request')).toEqual(roundRobin);
+    expect(lbConfig('random')).toEqual(roundRobin);
+    expect(lbConfig('ring_hash')).toEqual(ringHash);
+    expect(lbConfig('maglev')).toEqual(ringHash);
+  });
+
+  test('header matchers route in grpc-js-xds as the model means them, an absent header included', () => {
+    const protos = loadXdsProtos();
+    const config = translateView(richView('round_robin')).resources[TypeUrl.RouteConfiguration].find(
+      (r) => r.name === 'checkout.shop',
+    )!;
+    const decoded = validators[TypeUrl.RouteConfiguration]
+      .get()
+      .decode({}, protos.encodeAny(TypeUrl.RouteConfiguration, config.resource));
+    expect(decoded.error).toBeUndefined();
+    const canary = decoded.value!.virtual_hosts[0].routes.find((r: Loose) => r.name === 'canary');
+    const matcher = routeMatcher.getPredicateForMatcher(canary.match);
+    const { Metadata } = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+    const matches = (headers: Record<string, string>) => {
+      const metadata = new Metadata();
+      for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+      return matcher.apply('/checkout.v1.Checkout/Pay', metadata);
+    };
+    expect(matches({ 'x-canary': 'yes', 'x-tenant': 'beta-7' })).toBe(true);
+    expect(matches({ 'x-canary': 'no', 'x-tenant': 'beta-7' })).toBe(false);
+    expect(matches({ 'x-canary': 'yes', 'x-tenant': 'prod' })).toBe(false);
+    expect(matches({ 'x-canary': 'yes', 'x-tenant': 'beta-7', 'x-pinned': '1' })).toBe(false);
   });
 
   test('the RBAC filters built from AuthorizationPolicies parse as gRPC server filters', () => {
@@ -168,17 +211,22 @@ describe('grpc-js-xds accepts what the translator produces', () => {
 });
 
 describe('encoding', () => {
-  test('every field the translator writes survives a protobuf round trip', () => {
+  test('every field the translator writes survives a protobuf round trip, whatever the load balancer', () => {
     const protos = loadXdsProtos();
-    const out = translateView(richView('least_request'));
-    for (const typeUrl of PUSH_ORDER) {
-      for (const { name, resource } of out.resources[typeUrl]) {
-        const decoded = protos.decodeAny(protos.encodeAny(typeUrl, resource));
-        expectContained(resource, decoded, `${typeUrl} ${name}`);
-      }
+    for (const lb of ['round_robin', 'ring_hash', 'least_request', 'random', 'maglev']) {
+      roundTrip(protos, translateView(richView(lb)));
     }
   });
 });
+
+function roundTrip(protos: ReturnType<typeof loadXdsProtos>, out: ReturnType<typeof translateView>): void {
+  for (const typeUrl of PUSH_ORDER) {
+    for (const { name, resource } of out.resources[typeUrl]) {
+      const decoded = protos.decodeAny(protos.encodeAny(typeUrl, resource));
+      expectContained(resource, decoded, `${typeUrl} ${name}`);
+    }
+  }
+}
 
 /** Every value in `expected` is in `actual` (which also has proto defaults); int64s come back as strings. */
 function expectContained(expected: unknown, actual: unknown, path: string): void {

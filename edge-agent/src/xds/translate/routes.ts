@@ -55,17 +55,32 @@ function routeMatch(m: RouteMatch): EnvoyResource {
   else if (m.path?.regex !== undefined) out.safe_regex = { regex: m.path.regex };
   else out.prefix = m.path?.prefix ?? '/';
   const headers = (m.headers ?? []).map(headerMatch);
-  if (m.method !== undefined) headers.push({ name: ':method', string_match: { exact: m.method } });
+  if (m.method !== undefined) headers.push({ name: ':method', exact_match: m.method });
   if (headers.length > 0) out.headers = headers;
   return out;
 }
 
+/**
+ * Header matchers go in the fields from before gRFC A63 (`exact_match`, `prefix_match`,
+ * `safe_regex_match`, `present_match`), never in `string_match`, although Envoy marks the former
+ * deprecated: gRPC C-core before 1.56 knows only these and NACKs a route configuration with any
+ * other ("Invalid route header matcher specified."), keeping its previous routes, so a header
+ * canary would silently never happen on it. Envoy and grpc-js-xds read both forms (Envoy counts
+ * the deprecated ones in `runtime.deprecated_feature_use`; see docs/xds.md). A match that only
+ * `string_match` can say (`contains`, `ignore_case`) would need C-core 1.56 or newer, and
+ * `contains_match` is no way round that: grpc-js-xds NACKs it.
+ */
 function headerMatch(h: HeaderMatch): EnvoyResource {
-  if (h.exact !== undefined) return { name: h.name, string_match: { exact: h.exact } };
-  if (h.prefix !== undefined) return { name: h.name, string_match: { prefix: h.prefix } };
-  if (h.regex !== undefined) return { name: h.name, string_match: { safe_regex: { regex: h.regex } } };
-  // `present: false` means "absent" in Envoy v3 and gRPC alike.
-  return { name: h.name, present_match: h.present ?? true };
+  if (h.exact !== undefined) return { name: h.name, exact_match: h.exact };
+  // Envoy refuses an empty prefix; it matches every value, which is to say the header is there.
+  if (h.prefix === '') return { name: h.name, present_match: true };
+  if (h.prefix !== undefined) return { name: h.name, prefix_match: h.prefix };
+  if (h.regex !== undefined) return { name: h.name, safe_regex_match: { regex: h.regex } };
+  // "Absent" is presence inverted, not `present_match: false`: grpc-js-xds (and some older
+  // C-core releases) ignores the value of present_match and matches whenever the header is
+  // there, so `false` would route exactly the wrong requests. Every client inverts alike.
+  if (h.present === false) return { name: h.name, present_match: true, invert_match: true };
+  return { name: h.name, present_match: true };
 }
 
 function routeAction(svc: ServiceModel, rule: RouteRule, warn: (m: string) => void): EnvoyResource {

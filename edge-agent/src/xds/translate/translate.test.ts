@@ -183,8 +183,8 @@ describe('translator', () => {
         match: {
           prefix: '/',
           headers: [
-            { name: 'x-beta', string_match: { exact: 'yes' } },
-            { name: 'x-debug', present_match: false },
+            { name: 'x-beta', exact_match: 'yes' },
+            { name: 'x-debug', present_match: true, invert_match: true },
           ],
         },
         route: { cluster: 'payments.shop|v2' },
@@ -193,14 +193,14 @@ describe('translator', () => {
         name: 'beta-1',
         match: {
           safe_regex: { regex: '^/payments\\.v1\\.Payments/Refund.*' },
-          headers: [{ name: ':method', string_match: { exact: 'POST' } }],
+          headers: [{ name: ':method', exact_match: 'POST' }],
         },
         route: { cluster: 'payments.shop|v2' },
       },
       { name: 'rule-1-0', match: { path: '/health' }, route: { cluster: 'payments.shop|v1' } },
       {
         name: 'rule-1-1',
-        match: { prefix: '/p', headers: [{ name: 'x-t', string_match: { prefix: 'a' } }] },
+        match: { prefix: '/p', headers: [{ name: 'x-t', prefix_match: 'a' }] },
         route: { cluster: 'payments.shop|v1' },
       },
       { name: 'default', match: { prefix: '/' }, route: { cluster: 'payments.shop' } },
@@ -318,7 +318,7 @@ describe('translator', () => {
 
   test.each([
     ['round_robin', { lb_policy: 'ROUND_ROBIN' }],
-    ['ring_hash', { lb_policy: 'RING_HASH' }],
+    ['ring_hash', { lb_policy: 'RING_HASH', ring_hash_lb_config: { hash_function: 'XX_HASH' } }],
   ])('load balancer %s maps to lb_policy', (lb, expected) => {
     const out = translate([service('payments'), policy('payments', { loadBalancer: lb })]);
     const cluster = get(out, TypeUrl.Cluster, 'payments.shop');
@@ -330,18 +330,22 @@ describe('translator', () => {
     ['least_request', 'least_request.v3.LeastRequest', 'wrr_locality.v3.WrrLocality'],
     ['random', 'random.v3.Random', 'wrr_locality.v3.WrrLocality'],
     ['maglev', 'maglev.v3.Maglev', 'ring_hash.v3.RingHash'],
-  ])('load balancer %s is a preference list whose fallback gRPC implements', (lb, first, fallback) => {
-    const out = translate([service('payments'), policy('payments', { loadBalancer: lb })]);
-    const cluster = get(out, TypeUrl.Cluster, 'payments.shop');
-    expect(cluster.lb_policy).toBeUndefined();
-    const types = cluster.load_balancing_policy.policies.map(
-      (p: Loose) => p.typed_extension_config.typed_config['@type'],
-    );
-    expect(types).toEqual([
-      `type.googleapis.com/envoy.extensions.load_balancing_policies.${first}`,
-      `type.googleapis.com/envoy.extensions.load_balancing_policies.${fallback}`,
-    ]);
-  });
+  ])(
+    'load balancer %s is a preference list whose fallback gRPC implements, over an lb_policy every gRPC accepts',
+    (lb, first, fallback) => {
+      const out = translate([service('payments'), policy('payments', { loadBalancer: lb })]);
+      const cluster = get(out, TypeUrl.Cluster, 'payments.shop');
+      // A client that reads only the enum NACKs anything but these two (C-core 1.51 says "LB policy is not supported").
+      expect(cluster.lb_policy).toBe('ROUND_ROBIN');
+      const types = cluster.load_balancing_policy.policies.map(
+        (p: Loose) => p.typed_extension_config.typed_config['@type'],
+      );
+      expect(types).toEqual([
+        `type.googleapis.com/envoy.extensions.load_balancing_policies.${first}`,
+        `type.googleapis.com/envoy.extensions.load_balancing_policies.${fallback}`,
+      ]);
+    },
+  );
 
   test('circuit breaker and outlier detection apply to every cluster of the service', () => {
     const out = translate([
