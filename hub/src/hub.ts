@@ -7,6 +7,7 @@ import { createWriter } from './api/writes.js';
 import { createJetStreamAuditLog } from './audit/index.js';
 import { type HubConfig, loadTokens } from './config.js';
 import { createHubMetrics } from './metrics/index.js';
+import { createOutOfSyncTracker } from './regions/out-of-sync.js';
 import { createStatusIntake } from './regions/status.js';
 import { serveEndpointReports } from './regions/uplink.js';
 import { createKvConfigStore } from './store/index.js';
@@ -116,6 +117,14 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
   started = true;
   status = createStatusIntake(nc, logger);
   status.onReport((r) => engine.setAcceptedCodecs(r.region, r.acceptedCodecs));
+  // Every heartbeat is a sighting, so the out-of-sync clock does not wait for someone to ask.
+  const outOfSync = createOutOfSyncTracker();
+  status.onReport((r) => {
+    const view = engine.view(r.region);
+    if (!view) return;
+    const publishedAt = engine.stats(r.region)?.lastPublishedAt?.getTime();
+    outOfSync.observe(r.region, { inSync: r.hash === view.hash, now: Date.now(), publishedAt });
+  });
   const resync = serveResyncRequests(nc, engine, logger);
   // What agents discover, written through the API's one write path (audit, metrics).
   const uplink = serveEndpointReports(
@@ -137,6 +146,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     staleAfterHeartbeats: config.staleAfter,
     discovery: (region) => uplink.discovery(region),
     endpointsStaleAfterMs: config.endpointsStaleAfter,
+    outOfSync,
     ready: () => started && natsUp && !nc.isClosed(),
   });
   const [host, port] = splitHostPort(config.listen);

@@ -208,6 +208,12 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
         desired: versionHash(),
         applied: { oneOf: [versionHash(), { type: 'null' }] },
         inSync: { type: 'boolean' },
+        outOfSyncSince: {
+          type: ['string', 'null'],
+          format: 'date-time',
+          description:
+            'Since when applied has differed from desired, as this hub has seen it; null when in sync. Unlike lag.seconds it does not restart at each publication: a region out of sync for long drifts.',
+        },
         lag: { type: 'object', properties: { versions: { type: 'integer' }, seconds: { type: 'number' } } },
         stale: { type: 'boolean' },
         lastReportAt: { type: ['string', 'null'], format: 'date-time' },

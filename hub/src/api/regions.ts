@@ -8,6 +8,7 @@ import {
 } from '@fedmesh/shared';
 import type { FastifyInstance } from 'fastify';
 import type { RegionLineFigures } from '../metrics/index.js';
+import { createOutOfSyncTracker } from '../regions/out-of-sync.js';
 import type { ApiDeps } from './server.js';
 
 /**
@@ -47,6 +48,11 @@ export interface RegionSummary {
   desired: { version: number; hash: string };
   applied: { version: number; hash: string } | null;
   inSync: boolean;
+  /**
+   * Since when applied has differed from desired, as this hub has seen it (null when in sync):
+   * unlike `lag.seconds` it does not restart at each publication, so it tells drift from lag.
+   */
+  outOfSyncSince: string | null;
   lag: { versions: number; seconds: number };
   stale: boolean;
   lastReportAt: string | null;
@@ -68,6 +74,7 @@ export interface RegionSummary {
 }
 
 export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const outOfSync = deps.outOfSync ?? createOutOfSyncTracker();
   const summary = (region: string): RegionSummary => {
     const view = deps.engine.view(region);
     if (!view) throw new FedmeshError(ErrorCode.NotFound, `region ${region} not found`);
@@ -81,6 +88,7 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
       !received ||
       now - received.receivedAt.getTime() > deps.staleAfterHeartbeats * report!.heartbeatSeconds * 1000;
     const publishedAt = stats?.lastPublishedAt?.getTime();
+    const outSince = outOfSync.observe(region, { inSync, now, publishedAt });
     const regionBudget = link?.bytesPerSecond ?? null;
     const regionBurst = link?.burstBytes ?? null;
     deps.metrics.regionLagVersions.set(
@@ -92,6 +100,7 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
       desired: { version: view.version, hash: view.hash },
       applied: report ? { version: report.version, hash: report.hash } : null,
       inSync,
+      outOfSyncSince: outSince === undefined ? null : new Date(outSince).toISOString(),
       lag: {
         versions: inSync ? 0 : Math.max(0, view.version - (report?.version ?? 0)),
         seconds: inSync || publishedAt === undefined ? 0 : Math.round((now - publishedAt) / 100) / 10,
@@ -125,7 +134,11 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
     return region;
   };
 
-  app.get('/v1/regions', async () => ({ items: deps.engine.regions().map(summary) }));
+  app.get('/v1/regions', async () => {
+    const regions = deps.engine.regions();
+    outOfSync.retain(regions);
+    return { items: regions.map(summary) };
+  });
   app.get<{ Params: { region: string } }>('/v1/regions/:region', async (req) =>
     summary(checkName(req.params.region)),
   );

@@ -8,6 +8,7 @@ import Fastify, {
 } from 'fastify';
 import type { AuditLog } from '../audit/index.js';
 import type { HubMetrics } from '../metrics/index.js';
+import type { OutOfSyncTracker } from '../regions/out-of-sync.js';
 import type { StatusIntake } from '../regions/status.js';
 import type { RegionDiscovery } from '../regions/uplink.js';
 import type { ConfigStore } from '../store/index.js';
@@ -39,6 +40,8 @@ export interface ApiDeps {
   discovery?: (region: string) => RegionDiscovery;
   /** A region's agent-owned endpoints are marked stale after this long without a word from it. */
   endpointsStaleAfterMs?: number;
+  /** Since when each region has been out of sync; fed by status reports too (absent: a tracker of the API's own). */
+  outOfSync?: OutOfSyncTracker;
   /** Whether the hub can serve: NATS connected and the engine started. */
   ready: () => boolean;
 }

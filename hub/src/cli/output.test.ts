@@ -146,6 +146,7 @@ describe('cli output', () => {
       desired: { version: 5, hash: 'h5' },
       applied: { version: 4, hash: 'h4' },
       inSync: false,
+      outOfSyncSince: null,
       lag: { versions: 1, seconds: 2.5 },
       stale: false,
       lastReportAt: null,
