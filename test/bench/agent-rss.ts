@@ -9,6 +9,7 @@
  *    applied to the hub (POST /v1/apply), an agent of that region (release build) syncs it and
  *    serves it over xDS; RSS once it holds the hub's hash and after `--settle` s more.
  * RSS is VmRSS from /proc (VmHWM for the peak). Needs `npm run build` first for the build rows.
+ * `--node-options "<v8 flags>"` starts the agents with those flags (NODE_OPTIONS).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     resources: { type: 'string', default: '10000' },
     regions: { type: 'string', default: '3' },
     settle: { type: 'string', default: '10' },
+    // V8 flags for the agents only (NODE_OPTIONS), e.g. "--max-semi-space-size=2".
+    'node-options': { type: 'string', default: '' },
   },
 });
 const MiB = 1024 * 1024;
@@ -50,7 +53,14 @@ async function startAgent(region: string, fromSource: boolean) {
       ...['--region', region, '--nats', nats.url, '--state-dir', dir],
       ...['--xds-listen', `127.0.0.1:${await freePort()}`, '--status-listen', `127.0.0.1:${status}`],
     ],
-    { stdio: 'ignore', env: { ...process.env, ...(fromSource ? { FEDMESH_FROM_SOURCE: '1' } : {}) } },
+    {
+      stdio: 'ignore',
+      env: {
+        ...process.env,
+        ...(fromSource ? { FEDMESH_FROM_SOURCE: '1' } : {}),
+        ...(values['node-options'] ? { NODE_OPTIONS: values['node-options'] } : {}),
+      },
+    },
   );
   procs.push(proc);
   const statusUrl = `http://127.0.0.1:${status}`;

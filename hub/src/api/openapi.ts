@@ -456,6 +456,27 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
           responses: { '200': jsonResponse('OpenAPI 3.1', { type: 'object' }) },
         },
       },
+      '/ui': {
+        get: {
+          operationId: 'operatorPage',
+          summary: 'The operator page (HTML; it reads the /v1 API with the token it asks for)',
+          responses: { '200': textResponse('The page', 'text/html') },
+        },
+      },
+      '/ui/app.js': {
+        get: {
+          operationId: 'operatorPageScript',
+          summary: "The operator page's script (an ES module)",
+          responses: { '200': textResponse('The script', 'text/javascript') },
+        },
+      },
+      '/ui/app.css': {
+        get: {
+          operationId: 'operatorPageStyle',
+          summary: "The operator page's style sheet",
+          responses: { '200': textResponse('The style sheet', 'text/css') },
+        },
+      },
       '/v1/resources': {
         get: {
           operationId: 'listResources',
@@ -734,6 +755,10 @@ function pathParam(name: string, description: string, schema: unknown) {
 
 function jsonResponse(description: string, schema: unknown) {
   return { description, content: { 'application/json': { schema } } };
+}
+
+function textResponse(description: string, type: string) {
+  return { description, content: { [type]: { schema: { type: 'string' } } } };
 }
 
 function errorResponse(description: string) {

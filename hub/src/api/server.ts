@@ -21,6 +21,7 @@ import { buildOpenApi } from './openapi.js';
 import { registerPreviewRoute } from './preview.js';
 import { registerRegionRoutes } from './regions.js';
 import { registerResourceRoutes } from './resources.js';
+import { registerUiRoutes } from './ui.js';
 import { createWriter } from './writes.js';
 
 export interface ApiDeps {
@@ -138,6 +139,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     openapi ??= JSON.stringify(buildOpenApi());
     reply.type('application/json').send(openapi);
   });
+
+  // The operator page holds no data, so it sits outside /v1 and its token check.
+  registerUiRoutes(app);
 
   const writer = createWriter({ ...deps, onUrgent: (ref) => deps.engine.markUrgent(ref) });
   app.register(async (v1) => {
