@@ -32,7 +32,7 @@ const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding'
 /** What each program's probes must ask: liveness only whether the process answers. */
 const PROBES = {
   'fedmesh-hub': { startup: '/livez', liveness: '/livez', readiness: '/readyz' },
-  'fedmesh-agent': { startup: '/status', liveness: '/status', readiness: '/healthz' },
+  'fedmesh-agent': { startup: '/livez', liveness: '/livez', readiness: '/readyz' },
 } as const;
 type Program = keyof typeof PROBES;
 
