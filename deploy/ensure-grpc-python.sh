@@ -17,6 +17,8 @@ fail() {
     "then run this again, or set FEDMESH_GRPC_PYTHON=/absolute/path/to/python3 (one with grpcio)."
   exit 1
 }
+# shellcheck source=lib/install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/install.sh"
 
 works() { "$1" -c 'import grpc' >/dev/null 2>&1; }
 
@@ -35,24 +37,7 @@ find_python() {
   return 1
 }
 
-# As in ensure-nats-server.sh: root directly, sudo otherwise, never waiting for a password.
-as_root() {
-  if [[ "$(id -u)" -eq 0 ]]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    if [[ -t 0 ]]; then sudo "$@"; else sudo -n "$@"; fi
-  else
-    return 1
-  fi
-}
-
-install_with_apt() {
-  export DEBIAN_FRONTEND=noninteractive
-  log "installing python3-grpcio with apt-get"
-  if as_root apt-get install -y python3-grpcio >&2; then return 0; fi
-  log "apt-get install failed; running apt-get update and trying once more"
-  as_root apt-get update >&2 && as_root apt-get install -y python3-grpcio >&2
-}
+install_with_apt() { apt_install "gRPC for Python" python3-grpcio; }
 
 main() {
   local python

@@ -18,16 +18,9 @@ fail() {
     "then run this again, or set NATS_SERVER_BIN=/absolute/path/to/nats-server."
   exit 1
 }
+# shellcheck source=lib/install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/install.sh"
 
-absolute() { (cd "$(dirname "$1")" && echo "$(pwd -P)/$(basename "$1")"); }
-
-# An explicit choice that does not work is an error, not a hint to look elsewhere. Checked
-# outside find_binary because find_binary runs in a subshell, where fail cannot stop the script.
-check_override() {
-  if [[ -n "${NATS_SERVER_BIN:-}" && ! (-f "$NATS_SERVER_BIN" && -x "$NATS_SERVER_BIN") ]]; then
-    fail "NATS_SERVER_BIN is set to '$NATS_SERVER_BIN', which is not an executable file."
-  fi
-}
 
 find_binary() {
   if [[ -n "${NATS_SERVER_BIN:-}" ]]; then
@@ -46,30 +39,7 @@ find_binary() {
   return 1
 }
 
-# Runs a command as root: directly when we are root, through sudo otherwise. Without a terminal,
-# sudo must not wait for a password nobody can type, so it runs with -n and fails at once.
-as_root() {
-  if [[ "$(id -u)" -eq 0 ]]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    if [[ -t 0 ]]; then sudo "$@"; else sudo -n "$@"; fi
-  else
-    return 1
-  fi
-}
-
-install_with_apt() {
-  if [[ "$(id -u)" -ne 0 ]] && ! command -v sudo >/dev/null 2>&1; then
-    fail "nats-server is not installed and installing it needs root (or sudo), which is not available."
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  log "installing nats-server with apt-get"
-  # apt-get output goes to stderr: stdout is reserved for the path.
-  if as_root apt-get install -y nats-server >&2; then return 0; fi
-  # A fresh container usually has empty package lists; refresh them only when needed, it is slow.
-  log "apt-get install failed; running apt-get update and trying once more"
-  as_root apt-get update >&2 && as_root apt-get install -y nats-server >&2
-}
+install_with_apt() { apt_install "nats-server" nats-server; }
 
 install_with_brew() {
   log "installing nats-server with Homebrew"
@@ -95,7 +65,7 @@ install_binary() {
 
 main() {
   local bin
-  check_override
+  check_executable_override NATS_SERVER_BIN
   if bin="$(find_binary)"; then
     echo "$bin"
     return 0

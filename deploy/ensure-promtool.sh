@@ -23,6 +23,8 @@ fail() {
     "then run this again, or set PROMTOOL_BIN=/absolute/path/to/promtool."
   exit 1
 }
+# shellcheck source=lib/install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/install.sh"
 
 tools_dir() {
   if [[ -n "${FEDMESH_TOOLS_DIR:-}" ]]; then
@@ -36,14 +38,6 @@ tools_dir() {
   fi
 }
 
-absolute() { (cd "$(dirname "$1")" && echo "$(pwd -P)/$(basename "$1")"); }
-
-# An explicit choice that does not work is an error, not a hint to look elsewhere.
-check_override() {
-  if [[ -n "${PROMTOOL_BIN:-}" && ! (-f "$PROMTOOL_BIN" && -x "$PROMTOOL_BIN") ]]; then
-    fail "PROMTOOL_BIN is set to '$PROMTOOL_BIN', which is not an executable file."
-  fi
-}
 
 find_binary() {
   if [[ -n "${PROMTOOL_BIN:-}" ]]; then
@@ -62,18 +56,6 @@ find_binary() {
     return 0
   fi
   return 1
-}
-
-# Runs a command as root: directly when we are root, through sudo otherwise (never waiting for a
-# password nobody can type when there is no terminal).
-as_root() {
-  if [[ "$(id -u)" -eq 0 ]]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    if [[ -t 0 ]]; then sudo "$@"; else sudo -n "$@"; fi
-  else
-    return 1
-  fi
 }
 
 unpack_with_apt() {
@@ -124,7 +106,7 @@ install_binary() {
 
 main() {
   local bin
-  check_override
+  check_executable_override PROMTOOL_BIN
   if bin="$(find_binary)"; then
     echo "$bin"
     return 0

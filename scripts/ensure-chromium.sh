@@ -19,15 +19,9 @@ fail() {
     "(Google Chrome works too)."
   exit 1
 }
+# shellcheck source=../deploy/lib/install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../deploy/lib/install.sh"
 
-absolute() { (cd "$(dirname "$1")" && echo "$(pwd -P)/$(basename "$1")"); }
-
-# An explicit choice that does not work is an error, not a hint to look elsewhere.
-check_override() {
-  if [[ -n "${CHROMIUM_BIN:-}" && ! (-f "$CHROMIUM_BIN" && -x "$CHROMIUM_BIN") ]]; then
-    fail "CHROMIUM_BIN is set to '$CHROMIUM_BIN', which is not an executable file."
-  fi
-}
 
 find_binary() {
   if [[ -n "${CHROMIUM_BIN:-}" ]]; then
@@ -48,32 +42,11 @@ find_binary() {
   return 1
 }
 
-as_root() {
-  if [[ "$(id -u)" -eq 0 ]]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    if [[ -t 0 ]]; then sudo "$@"; else sudo -n "$@"; fi
-  else
-    return 1
-  fi
-}
-
-install_with_apt() {
-  command -v apt-get >/dev/null 2>&1 || fail "Chromium is not installed and this machine has no apt-get."
-  if [[ "$(id -u)" -ne 0 ]] && ! command -v sudo >/dev/null 2>&1; then
-    fail "Chromium is not installed and installing it needs root (or sudo), which is not available."
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  log "installing chromium with apt-get"
-  if as_root apt-get install -y chromium >&2; then return 0; fi
-  # A fresh container usually has empty package lists; refresh them only when needed, it is slow.
-  log "apt-get install failed; running apt-get update and trying once more"
-  as_root apt-get update >&2 && as_root apt-get install -y chromium >&2
-}
+install_with_apt() { apt_install "Chromium" chromium; }
 
 main() {
   local bin
-  check_override
+  check_executable_override CHROMIUM_BIN
   if ! bin="$(find_binary)"; then
     log "Chromium not found (CHROMIUM_BIN unset, no chromium or chromium-browser on PATH, no $FALLBACK_BIN)"
     [[ "$(uname -s)" == Linux ]] || fail "Chromium is not installed; this script installs it on Debian only."
