@@ -9,7 +9,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { type AuditEntry, type AuditLog, type AuditQuery, DEFAULT_AUDIT_LIMIT } from './types.js';
+import { type AuditEntry, type AuditLog, AuditOrder, type AuditQuery, DEFAULT_AUDIT_LIMIT } from './types.js';
 
 export const AUDIT_STREAM = 'FEDMESH_AUDIT';
 export const AUDIT_SUBJECT_PREFIX = 'fedmesh.audit';
@@ -82,17 +82,24 @@ class JetStreamAuditLog implements AuditLog {
   async list(query: AuditQuery = {}): Promise<AuditEntry[]> {
     const since = query.since ?? 0;
     const limit = query.limit ?? DEFAULT_AUDIT_LIMIT;
+    const desc = query.order === AuditOrder.Desc;
     const filter = query.ref ? auditSubject(query.ref) : `${AUDIT_SUBJECT_PREFIX}.>`;
     try {
       const range = await this.range(filter);
       if (!range) return [];
-      const start =
+      let start =
         since > 0
           ? Math.max(range.first, (await this.firstAfter(since, range)) - REORDER_SLACK)
           : range.first;
+      // The newest entries of the whole log sit in its last sequences (give or take the reorder
+      // slack). One resource's cannot be found by sequence: that read goes through all of them.
+      if (desc && !query.ref) start = Math.max(start, range.last - limit - REORDER_SLACK + 1);
       if (start > range.last) return [];
-      const collected = await this.read(filter, start, range.last, since, limit + REORDER_SLACK);
-      return collected.sort((a, b) => a.revision - b.revision).slice(0, limit);
+      const max = desc ? Number.POSITIVE_INFINITY : limit + REORDER_SLACK;
+      const collected = await this.read(filter, start, range.last, since, max);
+      return collected
+        .sort((a, b) => (desc ? b.revision - a.revision : a.revision - b.revision))
+        .slice(0, limit);
     } catch (err) {
       throw unavailable(err);
     }
