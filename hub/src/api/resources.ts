@@ -117,6 +117,9 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writ
  * (create/update/delete), the one `GET /v1/changes` and fedmeshctl use. Without an audit entry
  * it is read from the previous write of the key.
  */
+/** One item of `GET /v1/resources/{kind}/{ns}/{name}/history`. */
+export type HistoryEntry = ReturnType<typeof historyItem>;
+
 function historyItem(c: ConfigChange, entry: AuditEntry | undefined, previous: ConfigChange | undefined) {
   const action: AuditOp =
     entry?.op ??
