@@ -29,6 +29,8 @@ export interface JetStreamAuditOptions {
  */
 const REORDER_SLACK = 64;
 const DAY_MS = 24 * 3600_000;
+/** A read that receives nothing for this long is started again from where it stopped. */
+const READ_IDLE_MS = 5_000;
 
 /** `fedmesh.audit.<kind>.<namespace>.<name>`: one subject per resource, so its trail can be read alone. */
 export function auditSubject(ref: Pick<ResourceRef, 'kind' | 'namespace' | 'name'>): string {
@@ -133,6 +135,12 @@ class JetStreamAuditLog implements AuditLog {
     return lo;
   }
 
+  /**
+   * Entries from `start` to `last` (stream sequences). The read ends at `last`, not when a
+   * message says nothing is pending: under load a fresh consumer reported `pending` 0 halfway
+   * (the newest-first listing then missed the newest entries). An iteration that ends early or
+   * stalls is resumed after the last sequence it delivered, so an answer is never silently short.
+   */
   private async read(
     filter: string,
     start: number,
@@ -141,22 +149,41 @@ class JetStreamAuditLog implements AuditLog {
     max: number,
   ): Promise<AuditEntry[]> {
     const out: AuditEntry[] = [];
-    const consumer = await this.js.consumers.get(AUDIT_STREAM, {
-      filter_subjects: filter,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: start,
-    });
-    const messages = await consumer.consume();
-    try {
-      for await (const m of messages) {
-        const entry = m.json<AuditEntry>();
-        if (entry.revision > since) out.push(entry);
-        if (m.info.pending === 0 || m.seq >= last || out.length >= max) break;
+    let next = start;
+    for (let attempt = 1; ; attempt++) {
+      const consumer = await this.js.consumers.get(AUDIT_STREAM, {
+        filter_subjects: filter,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: next,
+      });
+      const messages = await consumer.consume();
+      let finished = false;
+      let idle: NodeJS.Timeout | undefined;
+      // Everything up to `last` is stored (retention only removes from the front), so a silence
+      // means the consumer is stuck, not that the entries are gone.
+      const arm = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => void messages.close(), READ_IDLE_MS);
+      };
+      try {
+        arm();
+        for await (const m of messages) {
+          arm();
+          const entry = m.json<AuditEntry>();
+          if (entry.revision > since) out.push(entry);
+          next = m.seq + 1;
+          if (m.seq >= last || out.length >= max) {
+            finished = true;
+            break;
+          }
+        }
+      } finally {
+        clearTimeout(idle);
+        await messages.close();
       }
-    } finally {
-      await messages.close();
+      if (finished || next > last) return out;
+      if (attempt >= 3) throw new Error(`reading stopped at sequence ${next - 1} of ${last}`);
     }
-    return out;
   }
 
   private async getMessage(query: { seq: number } | { last_by_subj: string }) {
