@@ -154,7 +154,6 @@ describe('cli output', () => {
       applied: { version: 4, hash: 'h4' },
       inSync: false,
       lag: { versions: 1, seconds: 2.5 },
-      drift: { since: '2024-05-01T10:00:00.000Z', seconds: 7.5 },
       stale: false,
       bytesSent: 123_456,
       budget: { bytesPerSecond: 262_144, burstBytes: null },
