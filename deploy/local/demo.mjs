@@ -250,6 +250,12 @@ async function main() {
   console.log(`\nfedmesh demo is running (${applied} resources applied from deploy/examples)\n`);
   console.log(`  hub admin API   ${hubUrl}   (try: curl ${hubUrl}/v1/regions)`);
   console.log(`  NATS            ${natsUrl}\n`);
+  // The ports are picked at random, so fedmeshctl's default (127.0.0.1:8080) is not this hub.
+  console.log('  point fedmeshctl at this hub (in another shell; the demo hub needs no token):');
+  console.log(`    export FEDMESH_SERVER=${hubUrl}`);
+  console.log(
+    '    npx fedmeshctl regions; npx fedmeshctl get svc -n shop; npx fedmeshctl changes --limit 5\n',
+  );
   console.log(
     '  region     version  hash              in sync  resources  agent status                 xDS (ADS)',
   );

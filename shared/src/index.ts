@@ -9,5 +9,6 @@ export * from './names.js';
 export * from './nats.js';
 export * from './process.js';
 export * from './status.js';
+export * from './suggest.js';
 export * from './view/index.js';
 export * from './wire/index.js';

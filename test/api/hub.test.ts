@@ -101,6 +101,19 @@ describe('real hub on a real nats-server', () => {
     expect(seen.length).toBe(1 + 20 + 90);
     const mid = await api.call('GET', `/v1/changes?since=${seen[50]}&limit=5`);
     expect(mid.body.items.map((e: { revision: number }) => e.revision)).toEqual(seen.slice(51, 56));
+    // The newest first, from the stream's end: the last 5, and the last 3 after a cursor.
+    const newest = await api.call('GET', '/v1/changes?limit=5&order=desc');
+    expect(newest.body.items.map((e: { revision: number }) => e.revision)).toEqual(seen.slice(-5).reverse());
+    expect(newest.body.next).toBe(seen.at(-1));
+    const recent = await api.call('GET', `/v1/changes?since=${seen.at(-4)}&limit=10&order=desc`);
+    expect(recent.body.items.map((e: { revision: number }) => e.revision)).toEqual(seen.slice(-3).reverse());
+    // One resource's newest writes, through the subject filter.
+    const history = await api.call('GET', '/v1/resources/Service/shop/svc-7/history');
+    expect(history.body.items.map((h: { action: string; actor: string }) => [h.action, h.actor])).toEqual([
+      ['create', 'ops'],
+      ['update', 'ops'],
+      ['update', 'ops'],
+    ]);
   });
 
   it('api - the audit log survives a hub restart, with actors from the tokens file', async () => {

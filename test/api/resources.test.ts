@@ -319,10 +319,82 @@ describe('history and audit', () => {
     expect(page3.body).toEqual({ items: [], next: page2.body.next });
   });
 
+  it("api - history says create/update/delete in the audit log's words next to the store's put/delete", async () => {
+    await req('PUT', path('a'), service('a'));
+    await req('PUT', path('a'), service('a', 81));
+    await req('DELETE', path('a'));
+    await req('PUT', path('a'), service('a'));
+    const h = await req('GET', `${path('a')}/history`);
+    expect(h.body.items.map((i: { op: string; action: string }) => [i.op, i.action])).toEqual([
+      ['put', 'create'],
+      ['put', 'update'],
+      ['delete', 'delete'],
+      ['put', 'create'],
+    ]);
+  });
+
+  it('api - order=desc gives the newest entries, newest first, and next to follow on from', async () => {
+    for (const name of ['a', 'b', 'c', 'd']) await req('PUT', path(name), service(name));
+    const newest = await req('GET', '/v1/changes?limit=2&order=desc');
+    expect(newest.status).toBe(200);
+    expect(newest.body.items.map((e: { name: string }) => e.name)).toEqual(['d', 'c']);
+    expect(newest.body.next).toBe(newest.body.items[0].revision);
+    expect((await req('GET', `/v1/changes?since=${newest.body.next}`)).body.items).toEqual([]);
+    await req('PUT', path('e'), service('e'));
+    const after = await req('GET', `/v1/changes?since=${newest.body.next}`);
+    expect(after.body.items.map((e: { name: string }) => e.name)).toEqual(['e']);
+    const oldest = await req('GET', '/v1/changes?limit=2&order=asc');
+    expect(oldest.body.items.map((e: { name: string }) => e.name)).toEqual(['a', 'b']);
+    const bad = await req('GET', '/v1/changes?order=newest');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues).toEqual([
+      { path: 'order', message: 'must be "asc" (oldest first) or "desc" (newest first)' },
+    ]);
+  });
+
   it('api - unchanged writes leave no audit entry', async () => {
     await req('POST', '/v1/apply', sampleMesh());
     await req('POST', '/v1/apply', sampleMesh());
     expect((await req('GET', '/v1/changes?limit=1000')).body.items).toHaveLength(sampleMesh().length);
+  });
+});
+
+describe('warnings', () => {
+  const calling = (name: string, spec: Record<string, unknown>) => ({
+    ...service(name),
+    spec: { ...service(name).spec, ...spec },
+  });
+
+  it('api - a put with a dependsOn on a missing service or an exportTo to a missing region is written, with Warning headers', async () => {
+    const res = await req(
+      'PUT',
+      path('front'),
+      calling('front', { dependsOn: ['ledger'], exportTo: ['mars'] }),
+    );
+    expect(res.status).toBe(201);
+    expect(res.body.spec.dependsOn).toEqual(['ledger']);
+    expect(Object.keys(res.body)).not.toContain('warnings');
+    expect(res.headers.warning).toEqual([
+      '299 - "spec.dependsOn.0: Service shop/ledger does not exist (yet): calls to it do not resolve until it is created"',
+      '299 - "spec.exportTo.0: Region mars does not exist (yet): the service reaches no region of that name"',
+    ]);
+    await req('PUT', path('ledger'), service('ledger'));
+    const again = await req('PUT', path('front'), calling('front', { dependsOn: ['ledger'] }));
+    expect(again.status).toBe(200);
+    expect(again.headers.warning).toBeUndefined();
+  });
+
+  it('api - apply reports warnings per document, also on a dry run, and none for targets in the same request', async () => {
+    const docs = [calling('front', { dependsOn: ['ledger', 'cart'] }), service('cart')];
+    for (const dryRun of [true, false]) {
+      const res = await req('POST', `/v1/apply${dryRun ? '?dryRun=true' : ''}`, docs);
+      expect(res.status).toBe(200);
+      expect(res.body.items[0].warnings).toEqual([
+        { path: 'spec.dependsOn.0', message: expect.stringMatching(/^Service shop\/ledger does not exist/) },
+      ]);
+      expect(res.body.items[1].warnings).toBeUndefined();
+    }
+    expect((await req('GET', path('front'))).status).toBe(200);
   });
 });
 

@@ -63,6 +63,19 @@ describe('demo', () => {
     const answered = [...called.stdout.matchAll(/^\s+(\d+)\s+answered by (payments-v[12]) \(eu-west/gm)];
     expect(answered.reduce((n, m) => n + Number(m[1]), 0)).toBe(20);
 
+    // fedmeshctl, the way the demo says to point it at this hub (the README's first steps).
+    const server = /^\s+export FEDMESH_SERVER=(http:\/\/127\.0\.0\.1:\d+)$/m.exec(out)?.[1];
+    expect(server, out).toBe(hubUrl);
+    const ctl = spawnSync(process.execPath, ['hub/bin/fedmeshctl.mjs', 'regions'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, FEDMESH_SERVER: server },
+    });
+    expect(ctl.status, `${ctl.stdout}${ctl.stderr}`).toBe(0);
+    expect(ctl.stdout).toMatch(/^REGION\s+VERSION\s+SYNC\s/);
+    for (const region of ['eu-west', 'us-east', 'ap-south'])
+      expect(ctl.stdout).toMatch(new RegExp(`\n${region}\\s`));
+
     const exit = new Promise<number | null>((resolve) => demo.on('exit', (code) => resolve(code)));
     demo.kill('SIGINT');
     expect(await exit).toBe(0);

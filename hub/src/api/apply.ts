@@ -18,6 +18,7 @@ import type { ApiDeps } from './server.js';
 import {
   checkReferencesInStore,
   type Outcome,
+  referenceWarningsInStore,
   sameContent,
   urgentOption,
   type WriteOptions,
@@ -46,6 +47,11 @@ export interface ApplyItem {
   revision?: number;
   message?: string;
   issues?: FieldIssue[];
+  /**
+   * Legal but likely mistakes, written all the same: a `dependsOn` on a Service or an `exportTo`
+   * to a Region that exists neither in the store nor in the request.
+   */
+  warnings?: FieldIssue[];
   /** Dry run: RFC 6902 operations from what is stored to the document. */
   patch?: Operation[];
   /** Dry run: the same change, one readable line per operation. */
@@ -96,6 +102,10 @@ export function registerApplyRoute(app: FastifyInstance, deps: ApiDeps, writer: 
       await inChunks(planned, GET_CONCURRENCY, async (p) => {
         const issues = await checkReferencesInStore(p.resource, writer.get, batch, cache);
         if (issues.length) markInvalid(p.item, issues, `invalid ${p.resource.kind} manifest`);
+        else {
+          const warnings = await referenceWarningsInStore(p.resource, writer.get, batch, cache);
+          if (warnings.length) p.item.warnings = warnings;
+        }
       });
       await inChunks(planned, GET_CONCURRENCY, async (p) => {
         p.current = await writer.get(refOf(p.resource));

@@ -118,6 +118,12 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
         revision: { type: 'integer' },
         message: { type: 'string' },
         issues: { type: 'array', items: ref('FieldIssue') },
+        warnings: {
+          type: 'array',
+          items: ref('FieldIssue'),
+          description:
+            'Written all the same, but likely a mistake: dependsOn on a Service or exportTo to a Region that does not exist.',
+        },
         patch: {
           type: 'array',
           items: ref('JsonPatchOperation'),
@@ -152,11 +158,16 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
           type: 'array',
           items: {
             type: 'object',
-            required: ['revision', 'time', 'op', 'actor'],
+            required: ['revision', 'time', 'op', 'action', 'actor'],
             properties: {
               revision: { type: 'integer' },
               time: { type: 'string', format: 'date-time' },
-              op: { type: 'string', enum: ['put', 'delete'] },
+              op: { type: 'string', enum: ['put', 'delete'], description: "The store's word for the write." },
+              action: {
+                type: 'string',
+                enum: ['create', 'update', 'delete'],
+                description: 'The same write in the words of the audit log (GET /v1/changes).',
+              },
               actor: {
                 type: ['string', 'null'],
                 description: 'Null when the audit log has no entry (e.g. written by another tool).',
@@ -186,7 +197,11 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
       required: ['items', 'next'],
       properties: {
         items: { type: 'array', items: ref('AuditEntry') },
-        next: { type: 'integer', description: 'Pass as `since` to read the next page.' },
+        next: {
+          type: 'integer',
+          description:
+            'Pass as `since` to read what comes after this page (with order=desc: the newest revision in it).',
+        },
       },
     },
     RegionSummary: {
@@ -362,6 +377,15 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
     schema: { type: 'string', enum: ['true', 'false', '1', '0'] },
   };
   const etag = { ETag: { description: 'The revision, quoted', schema: { type: 'string' } } };
+  const warning = {
+    Warning: {
+      description:
+        'One per likely mistake the write was accepted with: `299 - "spec.dependsOn.0: Service shop/x does not exist (yet): …"` ' +
+        '(a dependsOn on a Service or an exportTo to a Region that does not exist)',
+      schema: { type: 'string' },
+    },
+  };
+  const written = { ...etag, ...warning };
   const manifestBody = (required = true) => ({
     required,
     content: {
@@ -499,7 +523,7 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
           responses: {
             '201': {
               ...jsonResponse('Created', ref('StoredManifest')),
-              headers: { ...etag, Location: { schema: { type: 'string' } } },
+              headers: { ...written, Location: { schema: { type: 'string' } } },
             },
             '409': { $ref: '#/components/responses/Conflict' },
             ...common(true),
@@ -540,8 +564,8 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
           ],
           requestBody: manifestBody(),
           responses: {
-            '200': { ...jsonResponse('Replaced (or unchanged)', ref('StoredManifest')), headers: etag },
-            '201': { ...jsonResponse('Created', ref('StoredManifest')), headers: etag },
+            '200': { ...jsonResponse('Replaced (or unchanged)', ref('StoredManifest')), headers: written },
+            '201': { ...jsonResponse('Created', ref('StoredManifest')), headers: written },
             '409': { $ref: '#/components/responses/Conflict' },
             '412': { $ref: '#/components/responses/PreconditionFailed' },
             ...common(true),
@@ -611,7 +635,7 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
       '/v1/changes': {
         get: {
           operationId: 'changes',
-          summary: 'Audit log: every write through the API, in revision order',
+          summary: 'Audit log: every write through the API, in revision order (order=desc: newest first)',
           security: auth,
           parameters: [
             {
@@ -624,6 +648,13 @@ export function buildOpenApi(opts: { version?: string } = {}): Record<string, un
               name: 'limit',
               in: 'query',
               schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            },
+            {
+              name: 'order',
+              in: 'query',
+              description:
+                'asc: the oldest entries after `since`, oldest first; desc: the newest, newest first',
+              schema: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },
             },
           ],
           responses: { '200': jsonResponse('Entries', ref('ChangesResponse')), ...common(false) },

@@ -15,9 +15,18 @@ import {
   refOf,
 } from '@fedmesh/shared';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { type AuditEntry, AuditOp, MAX_AUDIT_LIMIT } from '../audit/index.js';
 import type { ConfigChange, StoredResource } from '../store/index.js';
 import type { ApiDeps } from './server.js';
-import { checkReferencesInStore, describe, Outcome, urgentOption, type Writer } from './writes.js';
+import {
+  checkReferencesInStore,
+  describe,
+  Outcome,
+  referenceWarningsInStore,
+  urgentOption,
+  type Writer,
+  warningHeaders,
+} from './writes.js';
 
 interface RefParams {
   kind: string;
@@ -47,9 +56,10 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writ
   });
 
   app.post('/v1/resources', async (req, reply) => {
-    const { resource } = await admit(req.body, undefined, writer);
+    const { resource, warnings } = await admit(req.body, undefined, writer);
     const { revision } = await writer.write(resource, { createOnly: true }, req.principal);
     reply.header('location', resourcePath(refOf(resource)));
+    if (warnings.length) reply.header('warning', warningHeaders(warnings));
     return send(reply, 201, { resource, revision });
   });
 
@@ -62,7 +72,7 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writ
 
   app.put<{ Params: RefParams }>('/v1/resources/:kind/:namespace/:name', async (req, reply) => {
     const ref = parseRef(req.params);
-    const { resource, bodyRevision } = await admit(req.body, ref, writer);
+    const { resource, bodyRevision, warnings } = await admit(req.body, ref, writer);
     const ifMatch = parseRevisionHeader(req.headers['if-match'], 'If-Match') ?? bodyRevision;
     const ifNoneMatch = req.headers['if-none-match'];
     if (ifNoneMatch !== undefined && ifNoneMatch !== '*') {
@@ -76,6 +86,7 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writ
     const pre = ifNoneMatch === '*' ? { createOnly: true } : ifMatch !== undefined ? { ifMatch } : {};
     const opts = urgentOption(req.query, req.headers);
     const { outcome, revision } = await writer.write(resource, pre, req.principal, opts);
+    if (warnings.length) reply.header('warning', warningHeaders(warnings));
     return send(reply, outcome === Outcome.Created ? 201 : 200, { resource, revision });
   });
 
@@ -88,23 +99,41 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writ
 
   app.get<{ Params: RefParams }>('/v1/resources/:kind/:namespace/:name/history', async (req) => {
     const ref = parseRef(req.params);
-    const [changes, trail] = await Promise.all([
-      writer.counted('history', () => store.history(ref)),
-      audit.list({ ref, limit: 1000 }),
-    ]);
+    const changes = await writer.counted('history', () => store.history(ref));
     if (changes.length === 0) throw notFound(ref);
+    // The store keeps only the last writes of a key: the audit entries from the oldest of them on.
+    const trail = await audit.list({ ref, since: changes[0]!.revision - 1, limit: MAX_AUDIT_LIMIT });
     // The store knows what changed, the audit log who changed it; joined on the revision.
-    const actors = new Map(trail.map((e) => [e.revision, e.actor]));
-    return { ref, items: changes.map((c) => historyItem(c, actors.get(c.revision))) };
+    const audited = new Map(trail.map((e) => [e.revision, e]));
+    return {
+      ref,
+      items: changes.map((c, i) => historyItem(c, audited.get(c.revision), changes[i - 1])),
+    };
   });
 }
 
-function historyItem(c: ConfigChange, actor: string | undefined) {
+/**
+ * `op` is the store's word (put/delete) and stays for compatibility; `action` is the audit log's
+ * (create/update/delete), the one `GET /v1/changes` and fedmeshctl use. Without an audit entry
+ * it is read from the previous write of the key.
+ */
+/** One item of `GET /v1/resources/{kind}/{ns}/{name}/history`. */
+export type HistoryEntry = ReturnType<typeof historyItem>;
+
+function historyItem(c: ConfigChange, entry: AuditEntry | undefined, previous: ConfigChange | undefined) {
+  const action: AuditOp =
+    entry?.op ??
+    (c.op === 'delete'
+      ? AuditOp.Delete
+      : previous === undefined || previous.op === 'delete'
+        ? AuditOp.Create
+        : AuditOp.Update);
   return {
     revision: c.revision,
     time: c.time.toISOString(),
     op: c.op,
-    actor: actor ?? null,
+    action,
+    actor: entry?.actor ?? null,
     ...(c.resource ? { resource: c.resource } : {}),
   };
 }
@@ -144,17 +173,20 @@ export function parseRef(p: RefParams): ResourceRef {
 /**
  * Turns a request body into a resource fit to store: schema-valid, consistent with the path,
  * and referring only to things that exist. `metadata.revision` from an earlier GET is accepted
- * and used as the expected revision, so get → edit → put is safe by default.
+ * and used as the expected revision, so get → edit → put is safe by default. Forward references
+ * that are legal but likely mistakes come back as warnings.
  */
 export async function admit(
   body: unknown,
   ref: ResourceRef | undefined,
   writer: Pick<Writer, 'get'>,
-): Promise<{ resource: Resource; bodyRevision: number | undefined }> {
+): Promise<{ resource: Resource; bodyRevision: number | undefined; warnings: FieldIssue[] }> {
   const { resource, bodyRevision } = parseDocument(body, ref);
-  const refIssues = await checkReferencesInStore(resource, writer.get);
+  const cache = new Map<string, Resource | null>();
+  const refIssues = await checkReferencesInStore(resource, writer.get, undefined, cache);
   if (refIssues.length) throw invalid(refIssues, `invalid ${resource.kind} manifest`);
-  return { resource, bodyRevision };
+  const warnings = await referenceWarningsInStore(resource, writer.get, undefined, cache);
+  return { resource, bodyRevision, warnings };
 }
 
 /** Schema and path checks of one manifest, without looking anything up. */

@@ -11,7 +11,9 @@ import {
   type Logger,
   OWNER_ANNOTATION,
   type Resource,
+  type ResourceLookup,
   type ResourceRef,
+  referenceWarnings,
   refKey,
   refOf,
 } from '@fedmesh/shared';
@@ -177,18 +179,41 @@ export function sameContent(a: Resource, b: Resource): boolean {
 
 /**
  * Reference checks against the store (the sync engine's copy may lag a write that just
- * happened) and, first, against `batch` (the other documents of an apply). `checkReferences`
- * looks up synchronously, so the refs it asks for are recorded, fetched, and the check rerun.
+ * happened) and, first, against `batch` (the other documents of an apply).
  */
-export async function checkReferencesInStore(
+export function checkReferencesInStore(
   resource: Resource,
   get: (ref: ResourceRef) => Promise<StoredResource | undefined>,
   batch: ReadonlyMap<string, Resource> = new Map(),
   cache: Map<string, Resource | null> = new Map(),
 ): Promise<FieldIssue[]> {
+  return lookingUpInStore(checkReferences, resource, get, batch, cache);
+}
+
+/** What a write of `resource` should warn of (`referenceWarnings`), looked up like the checks. */
+export function referenceWarningsInStore(
+  resource: Resource,
+  get: (ref: ResourceRef) => Promise<StoredResource | undefined>,
+  batch: ReadonlyMap<string, Resource> = new Map(),
+  cache: Map<string, Resource | null> = new Map(),
+): Promise<FieldIssue[]> {
+  return lookingUpInStore(referenceWarnings, resource, get, batch, cache);
+}
+
+/**
+ * `check` looks up synchronously, so the refs it asks for are recorded, fetched, and the check
+ * rerun.
+ */
+async function lookingUpInStore(
+  check: (resource: Resource, lookup: ResourceLookup) => FieldIssue[],
+  resource: Resource,
+  get: (ref: ResourceRef) => Promise<StoredResource | undefined>,
+  batch: ReadonlyMap<string, Resource>,
+  cache: Map<string, Resource | null>,
+): Promise<FieldIssue[]> {
   for (let round = 0; ; round++) {
     const missing = new Map<string, ResourceRef>();
-    const issues = checkReferences(resource, (ref) => {
+    const issues = check(resource, (ref) => {
       const key = refKey(ref);
       const inBatch = batch.get(key);
       if (inBatch) return inBatch;
@@ -204,6 +229,18 @@ export async function checkReferencesInStore(
       }),
     );
   }
+}
+
+/**
+ * `Warning: 299 - "<path>: <message>"` (RFC 9110 §5.6.4 quoted strings; the form Kubernetes uses
+ * for admission warnings): the body of a single-resource write is the manifest itself, which a
+ * client may send back as it is, so a field added to it would be refused as unknown.
+ */
+export function warningHeaders(warnings: readonly FieldIssue[]): string[] {
+  return warnings.map((w) => {
+    const text = `${w.path ? `${w.path}: ` : ''}${w.message}`.replace(/[^\x20-\x7e]/g, '?');
+    return `299 - "${text.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+  });
 }
 
 /**

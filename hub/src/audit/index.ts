@@ -10,6 +10,7 @@ export {
   type AuditEntry,
   type AuditLog,
   AuditOp,
+  AuditOrder,
   type AuditQuery,
   DEFAULT_AUDIT_LIMIT,
   MAX_AUDIT_LIMIT,

@@ -9,7 +9,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { type AuditEntry, type AuditLog, type AuditQuery, DEFAULT_AUDIT_LIMIT } from './types.js';
+import { type AuditEntry, type AuditLog, AuditOrder, type AuditQuery, DEFAULT_AUDIT_LIMIT } from './types.js';
 
 export const AUDIT_STREAM = 'FEDMESH_AUDIT';
 export const AUDIT_SUBJECT_PREFIX = 'fedmesh.audit';
@@ -29,6 +29,8 @@ export interface JetStreamAuditOptions {
  */
 const REORDER_SLACK = 64;
 const DAY_MS = 24 * 3600_000;
+/** A read that receives nothing for this long is started again from where it stopped. */
+const READ_IDLE_MS = 5_000;
 
 /** `fedmesh.audit.<kind>.<namespace>.<name>`: one subject per resource, so its trail can be read alone. */
 export function auditSubject(ref: Pick<ResourceRef, 'kind' | 'namespace' | 'name'>): string {
@@ -82,17 +84,24 @@ class JetStreamAuditLog implements AuditLog {
   async list(query: AuditQuery = {}): Promise<AuditEntry[]> {
     const since = query.since ?? 0;
     const limit = query.limit ?? DEFAULT_AUDIT_LIMIT;
+    const desc = query.order === AuditOrder.Desc;
     const filter = query.ref ? auditSubject(query.ref) : `${AUDIT_SUBJECT_PREFIX}.>`;
     try {
       const range = await this.range(filter);
       if (!range) return [];
-      const start =
+      let start =
         since > 0
           ? Math.max(range.first, (await this.firstAfter(since, range)) - REORDER_SLACK)
           : range.first;
+      // The newest entries of the whole log sit in its last sequences (give or take the reorder
+      // slack). One resource's cannot be found by sequence: that read goes through all of them.
+      if (desc && !query.ref) start = Math.max(start, range.last - limit - REORDER_SLACK + 1);
       if (start > range.last) return [];
-      const collected = await this.read(filter, start, range.last, since, limit + REORDER_SLACK);
-      return collected.sort((a, b) => a.revision - b.revision).slice(0, limit);
+      const max = desc ? Number.POSITIVE_INFINITY : limit + REORDER_SLACK;
+      const collected = await this.read(filter, start, range.last, since, max);
+      return collected
+        .sort((a, b) => (desc ? b.revision - a.revision : a.revision - b.revision))
+        .slice(0, limit);
     } catch (err) {
       throw unavailable(err);
     }
@@ -126,6 +135,12 @@ class JetStreamAuditLog implements AuditLog {
     return lo;
   }
 
+  /**
+   * Entries from `start` to `last` (stream sequences). The read ends at `last`, not when a
+   * message says nothing is pending: under load a fresh consumer reported `pending` 0 halfway
+   * (the newest-first listing then missed the newest entries). An iteration that ends early or
+   * stalls is resumed after the last sequence it delivered, so an answer is never silently short.
+   */
   private async read(
     filter: string,
     start: number,
@@ -134,22 +149,41 @@ class JetStreamAuditLog implements AuditLog {
     max: number,
   ): Promise<AuditEntry[]> {
     const out: AuditEntry[] = [];
-    const consumer = await this.js.consumers.get(AUDIT_STREAM, {
-      filter_subjects: filter,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: start,
-    });
-    const messages = await consumer.consume();
-    try {
-      for await (const m of messages) {
-        const entry = m.json<AuditEntry>();
-        if (entry.revision > since) out.push(entry);
-        if (m.info.pending === 0 || m.seq >= last || out.length >= max) break;
+    let next = start;
+    for (let attempt = 1; ; attempt++) {
+      const consumer = await this.js.consumers.get(AUDIT_STREAM, {
+        filter_subjects: filter,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: next,
+      });
+      const messages = await consumer.consume();
+      let finished = false;
+      let idle: NodeJS.Timeout | undefined;
+      // Everything up to `last` is stored (retention only removes from the front), so a silence
+      // means the consumer is stuck, not that the entries are gone.
+      const arm = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => void messages.close(), READ_IDLE_MS);
+      };
+      try {
+        arm();
+        for await (const m of messages) {
+          arm();
+          const entry = m.json<AuditEntry>();
+          if (entry.revision > since) out.push(entry);
+          next = m.seq + 1;
+          if (m.seq >= last || out.length >= max) {
+            finished = true;
+            break;
+          }
+        }
+      } finally {
+        clearTimeout(idle);
+        await messages.close();
       }
-    } finally {
-      await messages.close();
+      if (finished || next > last) return out;
+      if (attempt >= 3) throw new Error(`reading stopped at sequence ${next - 1} of ${last}`);
     }
-    return out;
   }
 
   private async getMessage(query: { seq: number } | { last_by_subj: string }) {

@@ -1,5 +1,5 @@
 import type { AuditEntry, AuditLog, AuditQuery } from './types.js';
-import { DEFAULT_AUDIT_LIMIT } from './types.js';
+import { AuditOrder, DEFAULT_AUDIT_LIMIT } from './types.js';
 
 /** An audit log in memory, for unit tests and `inject()`-driven API tests. */
 export function createMemoryAuditLog(): AuditLog {
@@ -17,7 +17,7 @@ export function createMemoryAuditLog(): AuditLog {
             e.revision > since &&
             (!ref || (e.kind === ref.kind && e.namespace === ref.namespace && e.name === ref.name)),
         )
-        .sort((a, b) => a.revision - b.revision)
+        .sort((a, b) => (query.order === AuditOrder.Desc ? b.revision - a.revision : a.revision - b.revision))
         .slice(0, query.limit ?? DEFAULT_AUDIT_LIMIT)
         .map((e) => ({ ...e }));
     },

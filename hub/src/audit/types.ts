@@ -18,19 +18,26 @@ export interface AuditEntry {
   name: string;
 }
 
+/** `asc`: oldest first from the cursor; `desc`: the newest entries, newest first. */
+export const AuditOrder = { Asc: 'asc', Desc: 'desc' } as const;
+export type AuditOrder = (typeof AuditOrder)[keyof typeof AuditOrder];
+
 export interface AuditQuery {
   /** Only entries with a revision above this one (a cursor: pass the last revision seen). */
   since?: number;
   /** At most this many entries (default 100). */
   limit?: number;
+  /** Which end `limit` keeps (default asc: the oldest after `since`). */
+  order?: AuditOrder;
   /** Only the entries of one resource. */
   ref?: ResourceRef;
 }
 
 /**
- * The audit trail of the admin API. Entries come back in revision order. It is a separate log
- * from the config store because the store keeps a bounded history per key (64 writes) while an
- * audit trail must outlive that, and because the store has no room for who made a write.
+ * The audit trail of the admin API. Entries come back in revision order (newest first with
+ * `order: desc`). It is a separate log from the config store because the store keeps a bounded
+ * history per key (64 writes) while an audit trail must outlive that, and because the store has
+ * no room for who made a write.
  */
 export interface AuditLog {
   append(entry: AuditEntry): Promise<void>;

@@ -1,4 +1,4 @@
-import { CLUSTER_NAMESPACE, isClusterScoped, KINDS, type Kind } from '@fedmesh/shared';
+import { CLUSTER_NAMESPACE, closestMatch, isClusterScoped, KINDS, type Kind } from '@fedmesh/shared';
 
 const ALIASES: Record<string, Kind> = {
   region: 'Region',
@@ -26,6 +26,11 @@ export function resolveKind(input: string): Kind | undefined {
     ALIASES[input.toLowerCase()] ??
     ((KINDS as readonly string[]).find((k) => k === input) as Kind | undefined)
   );
+}
+
+/** The word to suggest for a mistyped kind ("servce" → "service"), if one is close. */
+export function suggestKind(input: string): string | undefined {
+  return closestMatch(input, Object.keys(ALIASES));
 }
 
 export const KIND_HELP =

@@ -1,275 +1,178 @@
-import { parseArgs } from 'node:util';
-import { BUILD } from '@fedmesh/shared';
-import type { ApplyResponse } from '../api/apply.js';
-import type { ProxySummary, RegionSummary } from '../api/regions.js';
-import type { AuditEntry } from '../audit/index.js';
+import { BUILD, closestMatch } from '@fedmesh/shared';
+import { flagName, OPTIONS, type OptionName, type OptionSpec, parseArgs, UsageError } from './args.js';
 import { ApiError, ConnectError, createClient, type HubClient } from './client.js';
-import { KIND_HELP, namespaceFor, resolveKind } from './kinds.js';
-import { ManifestError, readManifests } from './manifests.js';
-import {
-  formatApply,
-  formatChanges,
-  formatHistory,
-  formatIssues,
-  formatProxies,
-  formatRegions,
-  formatResources,
-  type HistoryItem,
-  OutputFormat,
-  type StoredManifest,
-} from './output.js';
+import { type CliIo, COMMAND_ALIASES, COMMANDS, type CommandSpec, type Ctx } from './commands.js';
+import { KIND_HELP } from './kinds.js';
+import { ManifestError } from './manifests.js';
+import { formatIssues } from './output.js';
+import { resolveServer } from './target.js';
+
+export type { CliIo } from './commands.js';
+
+/** Flags every command takes. */
+const GLOBAL: readonly OptionName[] = ['server', 'token', 'help'];
+
+function optionLine(name: OptionName): string {
+  const spec: OptionSpec = OPTIONS[name];
+  const flag = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.value ? ` ${spec.value}` : ''}`;
+  return `  ${flag.padEnd(25)} ${spec.help}`;
+}
 
 export const CTL_HELP = `fedmeshctl — manage a fedmesh hub
 
 Usage: fedmeshctl <command> [options]
 
 Commands:
-  apply -f FILE|DIR|- [--dry-run]      create or update resources from YAML/JSON (many documents per file)
-  diff -f FILE|DIR|-                   show what apply would change (exit 0: none, 1: differences)
-  get KIND [NAME] [-n NS] [-o FORMAT]  show resources (without NAME: all of a kind; without -n: all namespaces)
-  delete KIND NAME [-n NS]             delete a resource
-  history KIND NAME [-n NS]            past writes of a resource and who made them
-  changes [--since REV] [--limit N]    the audit log: every write through the API
-  regions [-o FORMAT]                  sync status of every region
-  proxies [-r REGION] [-o FORMAT]      the node proxies of every region (or one): SYNCED, STALE or NACKED
+${Object.values(COMMANDS)
+  .map((c) => `  ${c.brief[0].padEnd(36)} ${c.brief[1]}`)
+  .join('\n')}
+  ${'help [COMMAND]'.padEnd(36)} a command's options and examples
 
-Options:
-  --server URL       hub admin API             FEDMESH_SERVER  [http://127.0.0.1:8080]
-  --token TOKEN      bearer token              FEDMESH_TOKEN
-  -n, --namespace NS namespace                 FEDMESH_NAMESPACE [default]
-  -o, --output FMT   table | yaml | json       [table]
-  -f, --filename P   file, directory or - (stdin); repeatable
-  -r, --region R     proxies: one region only
-  --dry-run          apply: validate and show the diff, change nothing
-  -h, --help         show this help
-  --version          print the version
+Options (each command takes those it needs; fedmeshctl help COMMAND lists them):
+${(Object.keys(OPTIONS) as OptionName[]).map(optionLine).join('\n')}
 
-Kinds: ${KIND_HELP}
-Exit status: 0 success, 1 failure (the hub's message is printed), 2 usage error; diff: 1 means differences.`;
+${wrap(`Kinds: ${KIND_HELP}.`, 100, '  ')}
+The hub: --server or FEDMESH_SERVER; HOST:PORT means http://HOST:PORT. npm run demo prints
+the export line to copy.
+Exit status: 0 success, 1 failure (the hub's message is printed), 2 usage error;
+diff: 1 means differences.`;
 
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  env: Readonly<Record<string, string | undefined>>;
-  readStdin: () => Promise<string>;
-  fetch?: typeof fetch;
+/** Breaks `text` at spaces so that no line is longer than `width`. */
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent + word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join('\n');
 }
 
-class UsageError extends Error {}
-
-const OPTIONS = {
-  server: { type: 'string' },
-  token: { type: 'string' },
-  namespace: { type: 'string', short: 'n' },
-  output: { type: 'string', short: 'o' },
-  filename: { type: 'string', short: 'f', multiple: true },
-  'dry-run': { type: 'boolean' },
-  since: { type: 'string' },
-  limit: { type: 'string' },
-  region: { type: 'string', short: 'r' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
-} as const;
-
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+function commandHelp(name: string, spec: CommandSpec): string {
+  const lines = [`fedmeshctl ${spec.usage}`, '', spec.summary, '', 'Options:'];
+  for (const o of [...spec.options, ...GLOBAL]) lines.push(optionLine(o));
+  if (spec.options.includes('namespace') && name !== 'get') {
+    lines.push('', 'Without -n: FEDMESH_NAMESPACE, else "default".');
+  }
+  if (spec.examples?.length) lines.push('', 'Examples:', ...spec.examples.map((e) => `  ${e}`));
+  return lines.join('\n');
+}
 
 /** Runs one command; returns the exit status. Never throws and never calls process.exit. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  let values: Values;
-  let positionals: string[];
+  let command: string | undefined;
   try {
-    ({ values, positionals } = parseArgs({
-      args: [...argv],
-      options: OPTIONS,
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (err) {
-    io.stderr(`fedmeshctl: ${(err as Error).message}\nRun fedmeshctl --help for usage.\n`);
-    return 2;
-  }
-  const [command, ...args] = positionals;
-  if (values.version) {
-    io.stdout(`fedmeshctl ${BUILD.version}\n`);
-    return 0;
-  }
-  if (values.help || !command || command === 'help') {
-    io.stdout(`${CTL_HELP}\n`);
-    return values.help || command === 'help' ? 0 : 2;
-  }
-  const client = createClient({
-    server: values.server ?? io.env.FEDMESH_SERVER ?? 'http://127.0.0.1:8080',
-    ...((values.token ?? io.env.FEDMESH_TOKEN) ? { token: values.token ?? io.env.FEDMESH_TOKEN } : {}),
-    ...(io.fetch ? { fetch: io.fetch } : {}),
-  });
-  const ctx = { client, values, args, io, namespace: values.namespace ?? io.env.FEDMESH_NAMESPACE };
-  try {
-    const cmd = COMMANDS[command];
-    if (!cmd) throw new UsageError(`unknown command "${command}"`);
-    return await cmd(ctx);
-  } catch (err) {
-    return report(err, io, command === 'diff' ? 2 : 1);
-  }
-}
-
-interface Ctx {
-  client: HubClient;
-  values: Values;
-  args: string[];
-  io: CliIo;
-  namespace: string | undefined;
-}
-
-const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
-  apply: (ctx) => apply(ctx, ctx.values['dry-run'] === true, false),
-  diff: (ctx) => apply(ctx, true, true),
-  get: async ({ client, values, args, io, namespace }) => {
-    const format = outputFormat(values.output);
-    const [kindArg, name, ...rest] = args;
-    noMore(rest);
-    const kind = kindOf(kindArg);
-    if (name === undefined) {
-      const q = new URLSearchParams({ kind });
-      const ns = namespace !== undefined ? namespaceFor(kind, namespace, namespace) : undefined;
-      if (ns !== undefined) q.set('namespace', ns);
-      const { body } = await client.request<{ items: StoredManifest[] }>('GET', `/v1/resources?${q}`);
-      io.stdout(formatResources(body.items, format, false));
+    const parsed = parseArgs(argv);
+    const { values } = parsed;
+    const [first, ...args] = parsed.positionals;
+    command = first === undefined ? undefined : (COMMAND_ALIASES[first] ?? first);
+    if (values.version) {
+      io.stdout(`fedmeshctl ${BUILD.version}\n`);
       return 0;
     }
-    const { body } = await client.request<StoredManifest>(
-      'GET',
-      resourcePath(kind, namespaceFor(kind, namespace, 'default'), name),
-    );
-    io.stdout(formatResources([body], format, true));
-    return 0;
-  },
-  delete: async ({ client, args, io, namespace }) => {
-    const [kindArg, name, ...rest] = args;
-    noMore(rest);
-    const kind = kindOf(kindArg);
-    if (!name) throw new UsageError('delete needs KIND NAME');
-    const ns = namespaceFor(kind, namespace, 'default');
-    const { body } = await client.request<{ revision: number }>('DELETE', resourcePath(kind, ns, name));
-    io.stdout(`${kind} ${ns === '_' ? name : `${ns}/${name}`} deleted (revision ${body.revision})\n`);
-    return 0;
-  },
-  history: async ({ client, values, args, io, namespace }) => {
-    const [kindArg, name, ...rest] = args;
-    noMore(rest);
-    const kind = kindOf(kindArg);
-    if (!name) throw new UsageError('history needs KIND NAME');
-    const path = `${resourcePath(kind, namespaceFor(kind, namespace, 'default'), name)}/history`;
-    const { body } = await client.request<{ items: HistoryItem[] }>('GET', path);
-    io.stdout(formatHistory(body.items, outputFormat(values.output)));
-    return 0;
-  },
-  changes: async ({ client, values, args, io }) => {
-    noMore(args);
-    const q = new URLSearchParams();
-    if (values.since !== undefined) q.set('since', values.since);
-    if (values.limit !== undefined) q.set('limit', values.limit);
-    const { body } = await client.request<{ items: AuditEntry[] }>(
-      'GET',
-      `/v1/changes${q.size ? `?${q}` : ''}`,
-    );
-    io.stdout(formatChanges(body.items, outputFormat(values.output)));
-    return 0;
-  },
-  proxies: async ({ client, values, args, io }) => {
-    noMore(args);
-    const regions = values.region
-      ? [values.region]
-      : (await client.request<{ items: RegionSummary[] }>('GET', '/v1/regions')).body.items.map(
-          (r) => r.region,
-        );
-    const items: ProxySummary[] = [];
-    for (const region of regions) {
-      const { body } = await client.request<{ items: ProxySummary[] }>(
-        'GET',
-        `/v1/regions/${encodeURIComponent(region)}/proxies`,
-      );
-      items.push(...body.items);
+    if (command === undefined || command === 'help') {
+      const topic = command === 'help' ? args[0] : undefined;
+      if (topic !== undefined) {
+        const spec = COMMANDS[COMMAND_ALIASES[topic] ?? topic];
+        if (!spec) throw unknownCommand(topic);
+        io.stdout(`${commandHelp(topic, spec)}\n`);
+        return 0;
+      }
+      io.stdout(`${CTL_HELP}\n`);
+      return values.help || command === 'help' ? 0 : 2;
     }
-    io.stdout(formatProxies(items, outputFormat(values.output)));
-    return 0;
-  },
-  regions: async ({ client, values, args, io }) => {
-    noMore(args);
-    const { body } = await client.request<{ items: RegionSummary[] }>('GET', '/v1/regions');
-    io.stdout(formatRegions(body.items, outputFormat(values.output)));
-    return 0;
-  },
-};
-COMMANDS.audit = COMMANDS.changes!;
+    const spec = COMMANDS[command];
+    if (!spec) throw unknownCommand(command);
+    if (values.help) {
+      io.stdout(`${commandHelp(command, spec)}\n`);
+      return 0;
+    }
+    const ignored = [...new Set(parsed.given)].filter(
+      (o) => !spec.options.includes(o) && !GLOBAL.includes(o) && o !== 'version',
+    );
+    for (const o of ignored) io.stderr(`fedmeshctl: note: ${command} does not use ${flagName(o)}; ignored\n`);
 
-async function apply({ client, values, args, io }: Ctx, dryRun: boolean, diffOnly: boolean): Promise<number> {
-  noMore(args);
-  const files = values.filename ?? [];
-  if (files.length === 0) throw new UsageError(`${diffOnly ? 'diff' : 'apply'} needs -f FILE|DIR|-`);
-  const docs = await readManifests(files, io.readStdin);
-  if (docs.length === 0) throw new UsageError('no documents found');
-  const { status, body } = await client.request<ApplyResponse>(
-    'POST',
-    `/v1/apply${dryRun ? '?dryRun=true' : ''}`,
-    {
-      body: { items: docs.map((d) => d.doc) },
-      okStatuses: [400, 409, 503],
-    },
-  );
-  const sources = docs.map((d) => d.source);
-  const text = formatApply(body, sources, { diffOnly });
-  if (status >= 400) {
-    io.stderr(text);
-    return diffOnly ? 2 : 1;
+    let client: HubClient | undefined;
+    const nsFlag = values.namespace;
+    const nsEnv = io.env.FEDMESH_NAMESPACE || undefined;
+    const ctx: Ctx = {
+      args,
+      values,
+      io,
+      namespace: {
+        value: nsFlag ?? nsEnv ?? 'default',
+        explicit: nsFlag !== undefined,
+        given: (nsFlag ?? nsEnv) !== undefined,
+      },
+      client: () => {
+        if (client) return client;
+        const target = resolveServer(values.server, io.env.FEDMESH_SERVER);
+        const token = values.token ?? (io.env.FEDMESH_TOKEN || undefined);
+        client = createClient({
+          server: target.url,
+          source: target.source,
+          ...(token ? { token } : {}),
+          ...(io.fetch ? { fetch: io.fetch } : {}),
+          ...(io.signal ? { signal: io.signal } : {}),
+        });
+        return client;
+      },
+    };
+    return await spec.run(ctx);
+  } catch (err) {
+    if (io.signal?.aborted) return 130;
+    // An argument mistake is found before the command is known; point at its help all the same.
+    command ??= argv.find((a) => !a.startsWith('-'));
+    if (err instanceof UsageError && !err.command && command && COMMANDS[command]) {
+      return report(new UsageError(err.message, command), io, command);
+    }
+    return report(err, io, command);
   }
-  io.stdout(text);
-  if (diffOnly) return body.summary.created + body.summary.updated > 0 ? 1 : 0;
-  return 0;
 }
 
-function report(err: unknown, io: CliIo, code: number): number {
+function unknownCommand(command: string): UsageError {
+  const near = closestMatch(command, [...Object.keys(COMMANDS), ...Object.keys(COMMAND_ALIASES), 'help']);
+  return new UsageError(`unknown command ${command}${near ? `; did you mean ${near}?` : ''}`);
+}
+
+function report(err: unknown, io: CliIo, command: string | undefined): number {
+  const failure = command === 'diff' ? 2 : 1;
   if (err instanceof UsageError) {
-    io.stderr(`fedmeshctl: ${err.message}\nRun fedmeshctl --help for usage.\n`);
+    const help = err.command ? `fedmeshctl ${err.command} --help` : 'fedmeshctl --help';
+    io.stderr(`fedmeshctl: ${err.message}\nRun ${help} for usage.\n`);
     return 2;
   }
   if (err instanceof ApiError) {
     const lines = [`error: ${err.message} (HTTP ${err.status}, ${err.code})`];
     // The message already names a single issue; several get a line each.
     if (err.issues.length > 1) lines.push(...formatIssues(err.issues));
+    if (err.hint) lines.push(`  ${err.hint}`);
     io.stderr(`${lines.join('\n')}\n`);
-    return code;
+    return failure;
   }
-  if (err instanceof ConnectError || err instanceof ManifestError) {
+  if (err instanceof ConnectError) {
+    io.stderr(`error: ${err.message}\n${err.hint ? `  ${err.hint}\n` : ''}`);
+    return failure;
+  }
+  if (err instanceof ManifestError) {
     io.stderr(`error: ${err.message}\n`);
-    return code;
+    return failure;
   }
   io.stderr(`error: ${(err as Error)?.message ?? String(err)}\n`);
-  return code;
+  return failure;
 }
 
-function kindOf(arg: string | undefined) {
-  if (!arg) throw new UsageError(`missing KIND (${KIND_HELP})`);
-  const kind = resolveKind(arg);
-  if (!kind) throw new UsageError(`unknown kind "${arg}" (${KIND_HELP})`);
-  return kind;
-}
-
-function outputFormat(v: string | undefined): OutputFormat {
-  if (v === undefined) return OutputFormat.Table;
-  if ((Object.values(OutputFormat) as string[]).includes(v)) return v as OutputFormat;
-  throw new UsageError(`-o must be table, yaml or json, not "${v}"`);
-}
-
-function noMore(rest: string[]): void {
-  if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
-}
-
-function resourcePath(kind: string, namespace: string, name: string): string {
-  return `/v1/resources/${encodeURIComponent(kind)}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`;
-}
-
-/** The bin's entry: real stdio and process exit status. */
+/** The bin's entry: real stdio, Ctrl-C, and the process exit status. */
 export async function main(argv: string[]): Promise<void> {
+  const interrupted = new AbortController();
+  const onSigint = () => {
+    // A second Ctrl-C does not wait for anything.
+    if (interrupted.signal.aborted) process.exit(130);
+    interrupted.abort();
+  };
+  process.on('SIGINT', onSigint);
   const code = await runCli(argv, {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
@@ -279,6 +182,8 @@ export async function main(argv: string[]): Promise<void> {
       for await (const c of process.stdin) chunks.push(c as Buffer);
       return Buffer.concat(chunks).toString('utf8');
     },
+    signal: interrupted.signal,
   });
+  process.off('SIGINT', onSigint);
   process.exitCode = code;
 }

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ManifestError, parseManifestText, readManifests } from './manifests.js';
+import { ManifestError, parseManifestText, readManifests, withNamespace } from './manifests.js';
 
 describe('cli manifests', () => {
   it('cli - splits a YAML stream, skips empty documents and expands lists', () => {
@@ -50,6 +50,30 @@ describe('cli manifests', () => {
     }
     await expect(readManifests(['/nonexistent-dir-xyz'], async () => '')).rejects.toBeInstanceOf(
       ManifestError,
+    );
+  });
+
+  it('cli - -n fills the namespace of namespaced manifests without one, leaves Regions and the rest alone', () => {
+    const docs = [
+      { source: 'a#1', doc: { kind: 'Service', metadata: { name: 'a' } } },
+      { source: 'a#2', doc: { kind: 'Service', metadata: { name: 'b', namespace: 'shop' } } },
+      { source: 'a#3', doc: { kind: 'Region', metadata: { name: 'r' } } },
+      { source: 'a#4', doc: { kind: 'Gizmo', metadata: { name: 'g' } } },
+      { source: 'a#5', doc: 'not a manifest' },
+    ];
+    expect(withNamespace(docs, 'shop', true).map((d) => d.doc)).toEqual([
+      { kind: 'Service', metadata: { name: 'a', namespace: 'shop' } },
+      docs[1]!.doc,
+      docs[2]!.doc,
+      docs[3]!.doc,
+      'not a manifest',
+    ]);
+    // The input is not changed in place: the sources stay as they were read.
+    expect(docs[0]!.doc).toEqual({ kind: 'Service', metadata: { name: 'a' } });
+    // A namespace that only came from the environment or the default never overrides a manifest's.
+    expect(withNamespace(docs, 'tools', false)[1]!.doc).toEqual(docs[1]!.doc);
+    expect(() => withNamespace(docs, 'tools', true)).toThrow(
+      /^-n tools disagrees with the namespace of a manifest; nothing was sent.*\n {4}a#2: Service shop\/b is in namespace shop$/s,
     );
   });
 });

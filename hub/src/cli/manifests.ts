@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import { isClusterScoped, isKnownKind } from '@fedmesh/shared';
 import { parseAllDocuments } from 'yaml';
 
 /** One manifest read from disk or stdin, with where it came from for messages. */
@@ -83,4 +84,43 @@ function isList(v: unknown): boolean {
   if (!v || typeof v !== 'object') return false;
   const o = v as { kind?: unknown; items?: unknown };
   return Array.isArray(o.items) && (o.kind === undefined || o.kind === 'List');
+}
+
+/**
+ * `-n` for manifests, as kubectl does it: a namespaced manifest without a namespace takes
+ * `namespace`; one that names another namespace is refused when `-n` was given on the command
+ * line (`explicit`) — applying it elsewhere than either says would surprise one of them — and
+ * keeps its own when the namespace only came from FEDMESH_NAMESPACE or the default.
+ * Cluster-scoped kinds (Region) have no namespace and are left alone.
+ */
+export function withNamespace(
+  docs: readonly SourceDocument[],
+  namespace: string,
+  explicit: boolean,
+): SourceDocument[] {
+  const conflicts: string[] = [];
+  const out = docs.map((d) => {
+    const doc = d.doc as { kind?: unknown; metadata?: unknown } | null;
+    if (!doc || typeof doc !== 'object' || !isKnownKind(doc.kind) || isClusterScoped(doc.kind)) return d;
+    const meta = doc.metadata;
+    if (!meta || typeof meta !== 'object' || Array.isArray(meta)) return d;
+    const own = (meta as { namespace?: unknown }).namespace;
+    if (own === undefined || own === null) {
+      return { source: d.source, doc: { ...doc, metadata: { ...meta, namespace } } };
+    }
+    if (explicit && own !== namespace) {
+      const name = (meta as { name?: unknown }).name;
+      conflicts.push(
+        `${d.source}: ${doc.kind} ${String(own)}/${String(name)} is in namespace ${String(own)}`,
+      );
+    }
+    return d;
+  });
+  if (conflicts.length) {
+    throw new ManifestError(
+      `-n ${namespace} disagrees with the namespace of ${conflicts.length === 1 ? 'a manifest' : `${conflicts.length} manifests`}; ` +
+        `nothing was sent. Drop -n, or metadata.namespace, to choose one:\n    ${conflicts.join('\n    ')}`,
+    );
+  }
+  return out;
 }

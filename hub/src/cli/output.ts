@@ -1,29 +1,26 @@
 import { type FieldIssue, isKnownKind, type Kind, type SpecOf } from '@fedmesh/shared';
 import { stringify } from 'yaml';
-import type { ApplyItem, ApplyResponse } from '../api/apply.js';
-import type { ProxySummary, RegionSummary } from '../api/regions.js';
-import type { AuditEntry } from '../audit/index.js';
+import type {
+  ApplyItem,
+  ApplyResponse,
+  ChangeEntry,
+  HistoryItem,
+  ProxySummary,
+  RegionPreview,
+  RegionSummary,
+  StoredManifest,
+} from './types.js';
 
 // Pure formatting: every function returns the text to print, so it is tested without a terminal.
 
-export const OutputFormat = { Table: 'table', Yaml: 'yaml', Json: 'json' } as const;
+/** `wide`: every column of a table (where the default leaves some out to fit 100 columns). */
+export const OutputFormat = { Table: 'table', Wide: 'wide', Yaml: 'yaml', Json: 'json' } as const;
 export type OutputFormat = (typeof OutputFormat)[keyof typeof OutputFormat];
 
-/** A resource as the hub returns it (with `metadata.revision`). */
-export interface StoredManifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; revision?: number; labels?: Record<string, string> };
-  spec: Record<string, unknown>;
-}
+export type { HistoryItem, StoredManifest } from './types.js';
 
-export interface HistoryItem {
-  revision: number;
-  time: string;
-  op: 'put' | 'delete';
-  actor: string | null;
-  resource?: unknown;
-}
+/** What a default table may take: a terminal of 100 columns. */
+export const TABLE_WIDTH = 100;
 
 /** Left-aligned columns separated by three spaces, like kubectl. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -158,14 +155,18 @@ export function formatApply(
       `${where}${describeItem(item)} ${verb}${rev}${item.message && item.result !== 'invalid' ? `: ${item.message}` : ''}`,
     );
     if (item.result === 'invalid') lines.push(...formatIssues(item.issues ?? [], item.message));
+    for (const w of item.warnings ?? [])
+      lines.push(`    warning: ${w.path ? `${w.path}: ` : ''}${w.message}`);
     for (const d of item.diff ?? []) lines.push(`    ${d}`);
   }
   const counts = Object.entries(res.summary)
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${n} ${k}`)
     .join(', ');
+  const warned = res.items.filter((i) => i.warnings?.length).length;
   lines.push(
-    `${res.items.length} document${res.items.length === 1 ? '' : 's'}${res.dryRun ? ' (dry run)' : ''}: ${counts || 'none'}`,
+    `${res.items.length} document${res.items.length === 1 ? '' : 's'}${res.dryRun ? ' (dry run)' : ''}: ${counts || 'none'}` +
+      (warned ? ` (${warned} with warnings)` : ''),
   );
   if (res.error) lines.push(`error: ${res.error.message}`);
   return `${lines.join('\n')}\n`;
@@ -176,16 +177,29 @@ export function formatIssues(issues: readonly FieldIssue[], fallback?: string): 
   return issues.map((i) => `    ${i.path || '(document)'}: ${i.message}`);
 }
 
-export function formatHistory(items: readonly HistoryItem[], format: OutputFormat): string {
-  if (format === OutputFormat.Json) return formatJson({ items });
-  if (format === OutputFormat.Yaml) return stringify({ items }, { lineWidth: 0 });
-  return formatTable(
-    ['REVISION', 'TIME', 'OP', 'ACTOR'],
-    items.map((h) => [String(h.revision), h.time, h.op, h.actor ?? '-']),
+/**
+ * The audit log's words (create, update, delete), as `changes` prints them; a hub from before
+ * `action` existed is read from its put/delete and the write before.
+ */
+export function historyActions(items: readonly HistoryItem[]): string[] {
+  return items.map(
+    (h, i) =>
+      h.action ??
+      (h.op === 'delete' ? 'delete' : i === 0 || items[i - 1]!.op === 'delete' ? 'create' : 'update'),
   );
 }
 
-export function formatChanges(items: readonly AuditEntry[], format: OutputFormat): string {
+export function formatHistory(items: readonly HistoryItem[], format: OutputFormat): string {
+  if (format === OutputFormat.Json) return formatJson({ items });
+  if (format === OutputFormat.Yaml) return stringify({ items }, { lineWidth: 0 });
+  const actions = historyActions(items);
+  return formatTable(
+    ['REVISION', 'TIME', 'OP', 'ACTOR'],
+    items.map((h, i) => [String(h.revision), h.time, actions[i]!, h.actor ?? '-']),
+  );
+}
+
+export function formatChanges(items: readonly ChangeEntry[], format: OutputFormat): string {
   if (format === OutputFormat.Json) return formatJson({ items });
   if (format === OutputFormat.Yaml) return stringify({ items }, { lineWidth: 0 });
   if (items.length === 0) return 'No changes.\n';
@@ -195,44 +209,158 @@ export function formatChanges(items: readonly AuditEntry[], format: OutputFormat
   );
 }
 
+/**
+ * The default table fits 100 columns: the version as applied/desired, one SYNC word for in-sync
+ * and stale, and the last error cut to what is left of the line. `-o wide` has every figure.
+ */
 export function formatRegions(items: readonly RegionSummary[], format: OutputFormat): string {
   if (format === OutputFormat.Json) return formatJson({ items });
   if (format === OutputFormat.Yaml) return stringify({ items }, { lineWidth: 0 });
   if (items.length === 0) return 'No regions.\n';
+  const lag = (r: RegionSummary) => (r.inSync ? '0' : `${r.lag.versions}v/${r.lag.seconds}s`);
+  const use = (r: RegionSummary) =>
+    r.line.utilization === null ? '-' : `${Math.round(r.line.utilization * 100)}%`;
+  const drain = (r: RegionSummary) =>
+    r.line.drainSeconds === null ? '-' : formatSeconds(r.line.drainSeconds);
+  if (format === OutputFormat.Wide) {
+    return formatTable(
+      [
+        'REGION',
+        'DESIRED',
+        'APPLIED',
+        'IN-SYNC',
+        'LAG',
+        'SENT',
+        'RATIO',
+        'BUDGET',
+        'USE',
+        'QUEUED',
+        'DRAIN',
+        'PROXIES',
+        'STALE',
+        'LAST-ERROR',
+      ],
+      items.map((r) => [
+        r.region,
+        String(r.desired.version),
+        r.applied ? String(r.applied.version) : '-',
+        r.inSync ? 'yes' : 'no',
+        lag(r),
+        formatBytes(r.bytesSent),
+        r.line.compressionRatio === null ? '-' : `${r.line.compressionRatio.toFixed(1)}x`,
+        budgetOf(r),
+        use(r),
+        formatBytes(r.line.queuedBytes),
+        drain(r),
+        String(r.connectedProxies),
+        r.stale ? 'yes' : 'no',
+        r.lastError ? oneLine(r.lastError, 200) : '-',
+      ]),
+    );
+  }
+  const headers = ['REGION', 'VERSION', 'SYNC', 'LAG', 'BUDGET', 'USE', 'DRAIN', 'PROXIES', 'LAST-ERROR'];
+  const rows = items.map((r) => [
+    r.region,
+    `${r.applied ? r.applied.version : '-'}/${r.desired.version}`,
+    r.stale ? 'stale' : r.inSync ? 'yes' : 'no',
+    r.inSync
+      ? '0'
+      : `${r.lag.versions}v/${r.lag.seconds < 60 ? `${r.lag.seconds}s` : formatSeconds(r.lag.seconds)}`,
+    budgetOf(r),
+    use(r),
+    drain(r),
+    String(r.connectedProxies),
+  ]);
+  const widths = headers.slice(0, -1).map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  // The error gets what is left, and at least a word or two when the rest is very wide.
+  const room = Math.max(10, TABLE_WIDTH - widths.reduce((n, w) => n + w + 3, 0));
   return formatTable(
-    [
-      'REGION',
-      'DESIRED',
-      'APPLIED',
-      'IN-SYNC',
-      'LAG',
-      'SENT',
-      'RATIO',
-      'BUDGET',
-      'USE',
-      'QUEUED',
-      'DRAIN',
-      'PROXIES',
-      'STALE',
-      'LAST-ERROR',
-    ],
-    items.map((r) => [
-      r.region,
-      String(r.desired.version),
-      r.applied ? String(r.applied.version) : '-',
-      r.inSync ? 'yes' : 'no',
-      r.inSync ? '0' : `${r.lag.versions}v/${r.lag.seconds}s`,
-      formatBytes(r.bytesSent),
-      r.line.compressionRatio === null ? '-' : `${r.line.compressionRatio.toFixed(1)}x`,
-      budgetOf(r),
-      r.line.utilization === null ? '-' : `${Math.round(r.line.utilization * 100)}%`,
-      formatBytes(r.line.queuedBytes),
-      r.line.drainSeconds === null ? '-' : formatSeconds(r.line.drainSeconds),
-      String(r.connectedProxies),
-      r.stale ? 'yes' : 'no',
-      r.lastError ? oneLine(r.lastError, 60) : '-',
-    ]),
+    headers,
+    rows.map((row, i) => [...row, items[i]!.lastError ? oneLine(items[i]!.lastError!, room) : '-']),
   );
+}
+
+/** `op Kind/ns/name /path: value`: a sync op with its view key decoded from the JSON pointer. */
+export function describeOp(op: RegionPreview['ops'][number]): string {
+  const segments = op.path
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const [key = '', ...rest] = segments;
+  const where = rest.length ? ` /${rest.join('/')}` : '';
+  let value = '';
+  if ('value' in op && op.value !== undefined) {
+    const text = JSON.stringify(op.value);
+    value = `: ${text.length > 60 ? `${text.slice(0, 59)}…` : text}`;
+  }
+  return `${op.op} ${key}${where}${value}`;
+}
+
+export interface PreviewRow extends RegionPreview {
+  /** The budget in force on the region's line, bytes/s; null when the Region sets none. */
+  budgetBytesPerSecond: number | null;
+  /** The payload's time on the line at that budget (headers and framing add a little). */
+  seconds: number | null;
+}
+
+/** `fedmeshctl preview`: per region the ops it would receive, their bytes and their line time. */
+export function formatPreview(rows: readonly PreviewRow[], format: OutputFormat): string {
+  if (format === OutputFormat.Json) return formatJson({ items: rows });
+  if (format === OutputFormat.Yaml) return stringify({ items: rows }, { lineWidth: 0 });
+  if (rows.length === 0) return 'No regions.\n';
+  const lines: string[] = [];
+  for (const r of rows) {
+    if (r.ops.length === 0) {
+      lines.push(`${r.region}: nothing to send (the change is outside its view)`);
+      continue;
+    }
+    const time =
+      r.seconds === null || r.budgetBytesPerSecond === null
+        ? 'no budget set'
+        : `${formatDuration(r.seconds)} at its budget of ${formatBytes(r.budgetBytesPerSecond)}/s`;
+    lines.push(
+      `${r.region}: ${r.ops.length} op${r.ops.length === 1 ? '' : 's'}, ` +
+        `${formatBytes(r.encodedBytes)} (${r.codec}, ${formatBytes(r.rawBytes)} raw) in ${r.messages} message${r.messages === 1 ? '' : 's'}, ${time}`,
+    );
+    const shown = format === OutputFormat.Wide ? r.ops : r.ops.slice(0, 20);
+    for (const op of shown) lines.push(`    ${describeOp(op)}`);
+    if (shown.length < r.ops.length)
+      lines.push(`    … ${r.ops.length - shown.length} more (-o wide shows all)`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export interface ValidationRow {
+  source: string;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  valid: boolean;
+  issues: FieldIssue[];
+}
+
+/** `fedmeshctl validate`: a line per document, its field issues under it, and a count. */
+export function formatValidation(rows: readonly ValidationRow[], format: OutputFormat): string {
+  if (format === OutputFormat.Json) return formatJson({ items: rows });
+  if (format === OutputFormat.Yaml) return stringify({ items: rows }, { lineWidth: 0 });
+  const lines: string[] = [];
+  for (const r of rows) {
+    lines.push(`${r.source}: ${describeItem(r)} ${r.valid ? 'valid' : 'invalid'}`);
+    if (!r.valid) lines.push(...formatIssues(r.issues));
+  }
+  const bad = rows.filter((r) => !r.valid).length;
+  lines.push(
+    `${rows.length} document${rows.length === 1 ? '' : 's'}: ${rows.length - bad} valid${bad ? `, ${bad} invalid` : ''}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** `3ms`, `0.8s`, `42s`, `12m5s`. */
+export function formatDuration(seconds: number): string {
+  if (seconds < 0.001) return '<1ms';
+  if (seconds < 0.1) return `${Math.ceil(seconds * 1000)}ms`;
+  if (seconds < 10) return `${(Math.ceil(seconds * 10) / 10).toString()}s`;
+  return formatSeconds(seconds);
 }
 
 const SHORT_TYPES: Record<string, string> = {

@@ -30,7 +30,12 @@ export {
   ShortText,
 } from './primitives.js';
 export { parseByteRate, parseByteSize, parseDuration, QuantityError } from './quantity.js';
-export { checkReferences, type ResourceLookup, trafficPolicyCandidates } from './references.js';
+export {
+  checkReferences,
+  type ResourceLookup,
+  referenceWarnings,
+  trafficPolicyCandidates,
+} from './references.js';
 export {
   CLUSTER_KINDS,
   isClusterScoped,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sampleMesh } from './fixtures.js';
 import { refKey, refOf } from './helpers.js';
-import { checkReferences, type ResourceLookup } from './references.js';
+import { checkReferences, type ResourceLookup, referenceWarnings } from './references.js';
 import type { Resource, ResourceOf } from './types.js';
 
 function lookupIn(resources: Resource[]): ResourceLookup {
@@ -85,5 +85,25 @@ describe('model - checkReferences', () => {
     const frontend = find(mesh, 'Service', 'frontend');
     frontend.spec.dependsOn = ['billing/ledger', 'not-yet'];
     expect(checkReferences(frontend, () => undefined)).toEqual([]);
+  });
+});
+
+describe('model - referenceWarnings', () => {
+  it('model - the sample mesh warns of nothing', () => {
+    const mesh = sampleMesh();
+    const lookup = lookupIn(mesh);
+    for (const r of mesh) expect(referenceWarnings(r, lookup), `${r.kind}/${r.metadata.name}`).toEqual([]);
+  });
+
+  it('model - warns of a dependsOn on a missing service and an exportTo to a missing region, not of selectors', () => {
+    const mesh = sampleMesh();
+    const svc = find(mesh, 'Service', 'payments');
+    svc.spec.dependsOn = ['ledger', 'tools/audit', 'checkout'];
+    svc.spec.exportTo = ['eu-wset', 'geo=nowhere', '*'];
+    expect(referenceWarnings(svc, lookupIn(mesh))).toEqual([
+      { path: 'spec.dependsOn.0', message: expect.stringMatching(/^Service shop\/ledger does not exist/) },
+      { path: 'spec.dependsOn.1', message: expect.stringMatching(/^Service tools\/audit does not exist/) },
+      { path: 'spec.exportTo.0', message: expect.stringMatching(/^Region eu-wset does not exist/) },
+    ]);
   });
 });

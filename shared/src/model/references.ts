@@ -1,5 +1,6 @@
 import type { FieldIssue } from '../errors.js';
 import { CLUSTER_NAMESPACE } from '../names.js';
+import { splitServiceRef } from './schemas.js';
 import type { Resource, ResourceOf, ResourceRef } from './types.js';
 
 export type ResourceLookup = (ref: ResourceRef) => Resource | undefined;
@@ -76,4 +77,38 @@ export function checkReferences(resource: Resource, lookup: ResourceLookup): Fie
     });
   }
   return issues;
+}
+
+/**
+ * The forward references `checkReferences` lets through, as warnings: a `dependsOn` on a Service
+ * that does not exist and an `exportTo` naming a Region that does not exist are legal (the
+ * target may come later) but are as often a typo, which would otherwise fail silently: the
+ * calls do not resolve, the service reaches no region. The write goes ahead; the caller tells.
+ * Label selectors in `exportTo` are not checked: matching no region today is normal.
+ */
+export function referenceWarnings(resource: Resource, lookup: ResourceLookup): FieldIssue[] {
+  if (resource.kind !== 'Service') return [];
+  const out: FieldIssue[] = [];
+  const ns = resource.metadata.namespace ?? CLUSTER_NAMESPACE;
+  resource.spec.dependsOn?.forEach((dep, i) => {
+    const parsed = splitServiceRef(dep);
+    if (!parsed) return;
+    const target = { kind: 'Service', namespace: parsed.namespace ?? ns, name: parsed.name } as const;
+    if (lookup(target)?.kind !== 'Service') {
+      out.push({
+        path: `spec.dependsOn.${i}`,
+        message: `Service ${target.namespace}/${target.name} does not exist (yet): calls to it do not resolve until it is created`,
+      });
+    }
+  });
+  resource.spec.exportTo?.forEach((target, i) => {
+    if (target === '*' || target.includes('=')) return;
+    if (lookup({ kind: 'Region', namespace: CLUSTER_NAMESPACE, name: target })?.kind !== 'Region') {
+      out.push({
+        path: `spec.exportTo.${i}`,
+        message: `Region ${target} does not exist (yet): the service reaches no region of that name`,
+      });
+    }
+  });
+  return out;
 }
