@@ -1,4 +1,5 @@
 import {
+  APPLY_ORDER,
   ErrorCode,
   FedmeshError,
   type FieldIssue,
@@ -28,18 +29,6 @@ import { type ApplyItem, type ApplyResponse, ApplyResult, schemas } from './sche
 
 export { type ApplyItem, type ApplyResponse, ApplyResult };
 
-/**
- * Writes go in dependency order whatever the order of the files, so the config never holds a
- * route whose subsets or service are not there yet, even for a moment.
- */
-const APPLY_ORDER: readonly Kind[] = [
-  'Region',
-  'Service',
-  'TrafficPolicy',
-  'ServiceEndpoints',
-  'TrafficRoute',
-  'AuthorizationPolicy',
-];
 const GET_CONCURRENCY = 32;
 
 interface Planned {
@@ -191,6 +180,7 @@ async function write(
   actor: Parameters<Writer['write']>[2],
   opts: WriteOptions,
 ): Promise<{ status: 200 | 500 | 503; error?: ApplyResponse['error'] }> {
+  // Dependency order (the registry's), whatever the order of the files.
   const rank = (p: Planned) => APPLY_ORDER.indexOf(p.resource.kind);
   const ordered = [...planned].sort((a, b) => rank(a) - rank(b) || a.item.index - b.item.index);
   for (const [i, p] of ordered.entries()) {
