@@ -5,7 +5,6 @@ import {
   type FieldIssue,
   invalid,
   isFedmeshError,
-  type Kind,
   type Resource,
   refKey,
   refOf,
