@@ -1,4 +1,5 @@
-export { type ApiDeps, buildServer } from './api/server.js';
+export type { ApiDeps } from './api/deps.js';
+export { buildServer } from './api/server.js';
 export { type HubConfig, HubConfigSchema, parseHubArgs } from './config.js';
 export { type RunningHub, startHub } from './hub.js';
 export {

@@ -54,6 +54,8 @@ export async function buildTestApi(
     store?: ConfigStore;
     /** What the hub says of NATS and its store (`/readyz`); ready unless told otherwise. */
     ready?: () => boolean;
+    /** What the agents reported; none unless told otherwise. */
+    status?: StatusIntake;
   } = {},
 ): Promise<TestApi> {
   const store = opts.store ?? createMemoryConfigStore();
@@ -71,7 +73,7 @@ export async function buildTestApi(
     store,
     audit,
     engine,
-    status: noStatus,
+    status: opts.status ?? noStatus,
     metrics,
     logger,
     auth: { tokens: opts.tokens ?? TOKENS },

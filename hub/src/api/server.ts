@@ -1,48 +1,34 @@
 import type { Duplex } from 'node:stream';
-import { BUILD, ErrorCode, type Logger } from '@fedmesh/shared';
+import fastifySwagger from '@fastify/swagger';
+import { BUILD, ErrorCode, type FieldIssue, invalid } from '@fedmesh/shared';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
+  type FastifySchemaCompiler,
   LogController,
 } from 'fastify';
-import type { AuditLog } from '../audit/index.js';
-import type { HubMetrics } from '../metrics/index.js';
-import type { StatusIntake } from '../regions/status.js';
-import type { RegionDiscovery } from '../regions/uplink.js';
-import type { ConfigStore } from '../store/index.js';
-import type { SyncEngine } from '../sync/index.js';
-import { registerApplyRoute } from './apply.js';
-import { type AuthConfig, registerAuth } from './auth.js';
-import { registerChangeRoutes } from './changes.js';
+import {
+  createJsonSchemaTransform,
+  createJsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import type { ZodType } from 'zod';
+import { registerAuth } from './auth.js';
+import { registerChangeRoutes } from './changes/routes.js';
+import type { ApiDeps } from './deps.js';
 import { checkDepth, parseYamlBody } from './documents.js';
 import { toHttpError } from './errors.js';
-import { buildOpenApi } from './openapi.js';
-import { registerPreviewRoute } from './preview.js';
-import { registerRegionRoutes } from './regions.js';
-import { registerResourceRoutes } from './resources.js';
-import { registerUiRoutes } from './ui.js';
+import { registerPreviewRoute } from './regions/preview.js';
+import { registerRegionRoutes } from './regions/routes.js';
+import { registerApplyRoute } from './resources/apply.js';
+import { registerResourceRoutes } from './resources/routes.js';
+import { API_SCHEMAS, isDocumentedOnly } from './schemas.js';
+import { registerSystemRoutes } from './system/routes.js';
 import { createWriter } from './writes.js';
 
-export interface ApiDeps {
-  store: ConfigStore;
-  audit: AuditLog;
-  engine: SyncEngine;
-  status: StatusIntake;
-  metrics: HubMetrics;
-  logger: Logger;
-  auth: AuthConfig;
-  /** Largest request body accepted, in bytes (413 above); `POST /v1/apply` takes 16 times this. */
-  bodyLimit: number;
-  /** A region whose agent has not reported for this many heartbeats is marked stale. */
-  staleAfterHeartbeats: number;
-  /** What the hub holds of each region's discovered endpoints (absent: no uplink intake). */
-  discovery?: (region: string) => RegionDiscovery;
-  /** A region's agent-owned endpoints are marked stale after this long without a word from it. */
-  endpointsStaleAfterMs?: number;
-  /** Whether the hub can serve: NATS connected and the engine started. */
-  ready: () => boolean;
-}
+export type { ApiDeps };
 
 export const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
@@ -64,6 +50,51 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       const { status, body } = toHttpError(err);
       (reply as FastifyReply).code(status).send(body);
     },
+    // What a route's zod schemas refuse is a 400 like any other: one issue per offending field.
+    schemaErrorFormatter: (errors, context) =>
+      invalid(
+        errors.map(
+          (e): FieldIssue => ({
+            path: e.instancePath.replace(/^\//, '').replaceAll('/', '.'),
+            message: e.message ?? 'invalid',
+          }),
+        ),
+        context === 'body' ? 'invalid body' : 'invalid input',
+      ),
+  });
+  app.setValidatorCompiler(validate);
+  app.setSerializerCompiler(serializerCompiler);
+  // Registered before any route, so that it sees them all (it listens on onRoute).
+  app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'fedmesh hub admin API',
+        version: BUILD.version,
+        description:
+          'Mesh configuration as Kubernetes-style manifests (apiVersion fedmesh.io/v1). Every write returns the new ' +
+          'config revision as ETag; If-Match gives optimistic concurrency. Bodies may be JSON or YAML. Generated from ' +
+          'the zod schemas the routes declare.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'FEDMESH_ADMIN_TOKEN or a token from --tokens-file.',
+          },
+        },
+      },
+    },
+    transform: (doc) => {
+      const out = transform(doc);
+      // Every /v1 route needs the token (registerAuth); the rest are public.
+      if (doc.url.startsWith('/v1/') && out.schema && !out.schema.hide) {
+        (out.schema as Record<string, unknown>).security = [{ bearer: [] }];
+      }
+      return out;
+    },
+    transformObject: createJsonSchemaTransformObject({ schemaRegistry: API_SCHEMAS }),
   });
   const routes: { method: string; url: string }[] = [];
   app.addHook('onRoute', (r) => {
@@ -117,31 +148,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     deps.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
   });
 
-  app.get('/healthz', async (_req, reply) => {
-    const ok = deps.ready();
-    reply
-      .code(ok ? 200 : 503)
-      .send({ status: ok ? 'ok' : 'starting', revision: deps.engine.revision(), build: BUILD });
-  });
-  // Liveness: the process answers. Readiness: NATS and the store answer (the engine started).
-  app.get('/livez', async () => ({ status: 'ok', build: BUILD }));
-  app.get('/readyz', async (_req, reply) => {
-    const ok = deps.ready();
-    reply
-      .code(ok ? 200 : 503)
-      .send({ status: ok ? 'ready' : 'not ready: NATS or the store is not answering' });
-  });
-  app.get('/metrics', async (_req, reply) => {
-    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-  });
-  let openapi: string | undefined;
-  app.get('/openapi.json', async (_req, reply) => {
-    openapi ??= JSON.stringify(buildOpenApi());
-    reply.type('application/json').send(openapi);
-  });
-
-  // The operator page holds no data, so it sits outside /v1 and its token check.
-  registerUiRoutes(app);
+  // In a plugin, like /v1, so that the swagger plugin above is loaded when they register.
+  app.register(async (system) => registerSystemRoutes(system, deps));
 
   const writer = createWriter({ ...deps, onUrgent: (ref) => deps.engine.markUrgent(ref) });
   app.register(async (v1) => {
@@ -174,6 +182,14 @@ function writeClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
+
+const transform = createJsonSchemaTransform({ schemaRegistry: API_SCHEMAS });
+
+/** The type provider's validator, except for bodies the model's own parser checks (`documentedOnly`). */
+const validate: FastifySchemaCompiler<ZodType> = (route) =>
+  route.httpPart === 'body' && isDocumentedOnly(route.schema)
+    ? (data) => ({ value: data })
+    : validatorCompiler(route);
 
 function truncate(s: string): string {
   return s.length > 200 ? `${s.slice(0, 200)}…` : s;

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import type {
+  ProxySummary as HubProxySummary,
+  RegionSummary as HubRegionSummary,
+} from '../api/regions/schemas.js';
 // The one place the CLI's code meets the server's types: to hold the wire types to them.
-import type { ApplyResponse as HubApplyResponse } from '../api/apply.js';
-import type { ProxySummary as HubProxySummary, RegionSummary as HubRegionSummary } from '../api/regions.js';
-import type { HistoryEntry } from '../api/resources.js';
+import type { HistoryEntry, ApplyResponse as HubApplyResponse } from '../api/resources/schemas.js';
 import type { AuditEntry } from '../audit/index.js';
 import type { RegionPreview as HubRegionPreview } from '../sync/index.js';
 import type {

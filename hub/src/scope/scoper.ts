@@ -1,6 +1,7 @@
 import {
   exportMatches,
   healthyCountOf,
+  kindInfo,
   ownedByAgentOf,
   parseDependsOn,
   type Resource,
@@ -8,6 +9,7 @@ import {
   remoteEndpoints,
   remoteEndpointsKey,
   resourceViewKey,
+  ScopingRole,
   type ViewResource,
 } from '@fedmesh/shared';
 
@@ -28,15 +30,16 @@ export function scopeRegion(regionName: string, all: Iterable<Resource>): Record
   const endpoints: ResourceOf<'ServiceEndpoints'>[] = [];
   const attached: Resource[] = [];
   for (const r of all) {
-    switch (r.kind) {
-      case 'Region':
-        regions.set(r.metadata.name, r);
+    // The registry says what each kind is to the rule; a new kind attached to a service needs no case here.
+    switch (kindInfo(r.kind).role) {
+      case ScopingRole.Region:
+        regions.set(r.metadata.name, r as ResourceOf<'Region'>);
         break;
-      case 'Service':
-        services.set(svcId(r.metadata.namespace!, r.metadata.name), r);
+      case ScopingRole.Service:
+        services.set(svcId(r.metadata.namespace!, r.metadata.name), r as ResourceOf<'Service'>);
         break;
-      case 'ServiceEndpoints':
-        endpoints.push(r);
+      case ScopingRole.Endpoints:
+        endpoints.push(r as ResourceOf<'ServiceEndpoints'>);
         break;
       default:
         attached.push(r);

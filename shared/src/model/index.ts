@@ -14,7 +14,7 @@ export {
   resourceConfigKey,
   resourceViewKey,
 } from './helpers.js';
-export { API_VERSION, type ApiVersion, KINDS, Kind, Scope } from './kinds.js';
+export { API_VERSION, type ApiVersion, KINDS, Kind, Scope, ScopingRole } from './kinds.js';
 export { parseManifest, toFieldIssues, validateManifest } from './parse.js';
 export {
   Address,
@@ -37,10 +37,12 @@ export {
   trafficPolicyCandidates,
 } from './references.js';
 export {
+  APPLY_ORDER,
   CLUSTER_KINDS,
   isClusterScoped,
   isKnownKind,
   type JsonSchema,
+  KIND_ALIASES,
   kindInfo,
   kindScope,
   manifestJsonSchemas,

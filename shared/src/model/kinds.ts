@@ -13,7 +13,7 @@ export const Kind = {
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
-/** All kinds, in the order in which they are best applied (what others refer to comes first). */
+/** All kinds, in registry order (the order listings use); the order writes go is `APPLY_ORDER`. */
 export const KINDS: readonly Kind[] = Object.freeze([
   Kind.Region,
   Kind.Service,
@@ -28,3 +28,16 @@ export const Scope = {
   Namespaced: 'namespaced',
 } as const;
 export type Scope = (typeof Scope)[keyof typeof Scope];
+
+/**
+ * What a kind is to the scoping rule: a Region, a Service, a ServiceEndpoints (local or
+ * aggregated per region), or something attached to one service (`spec.service`) that goes
+ * wherever that service goes.
+ */
+export const ScopingRole = {
+  Region: 'region',
+  Service: 'service',
+  Endpoints: 'endpoints',
+  Attached: 'attached',
+} as const;
+export type ScopingRole = (typeof ScopingRole)[keyof typeof ScopingRole];

@@ -1,5 +1,5 @@
 import type { ZodType } from 'zod';
-import type { ApiVersion, Kind, Scope } from './kinds.js';
+import type { ApiVersion, Kind, Scope, ScopingRole } from './kinds.js';
 
 /**
  * The resource model as TypeScript types. The zod schemas in `schemas.ts` are checked against
@@ -177,6 +177,12 @@ export interface KindInfo<K extends Kind = Kind> {
   kind: K;
   scope: Scope;
   description: string;
+  /** Rank in `POST /v1/apply`: lower goes first (what others refer to). */
+  applyOrder: number;
+  /** Words `fedmeshctl` accepts for the kind besides its name (lowercase). */
+  aliases: readonly string[];
+  /** What the kind is to the scoping rule. */
+  role: ScopingRole;
   /** Validates a spec as written (input shape; quantities stay strings). */
   specSchema: ZodType<SpecOf<K>>;
   /** Validates a whole manifest as accepted on input (namespace may still be absent). */

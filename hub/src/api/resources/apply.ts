@@ -1,20 +1,19 @@
 import {
+  APPLY_ORDER,
   ErrorCode,
   FedmeshError,
   type FieldIssue,
   invalid,
   isFedmeshError,
-  type Kind,
   type Resource,
   refKey,
   refOf,
 } from '@fedmesh/shared';
-import type { Operation } from 'fast-json-patch';
 import type { FastifyInstance } from 'fastify';
-import type { StoredResource } from '../store/index.js';
-import { jsonPatch, readableDiff } from './diff.js';
-import { parseDocument } from './resources.js';
-import type { ApiDeps } from './server.js';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { StoredResource } from '../../store/index.js';
+import type { ApiDeps } from '../deps.js';
+import { jsonPatch, readableDiff } from '../diff.js';
 import {
   checkReferencesInStore,
   type Outcome,
@@ -23,60 +22,12 @@ import {
   urgentOption,
   type WriteOptions,
   type Writer,
-} from './writes.js';
+} from '../writes.js';
+import { parseDocument } from './routes.js';
+import { type ApplyItem, type ApplyResponse, ApplyResult, schemas } from './schemas.js';
 
-export const ApplyResult = {
-  Created: 'created',
-  Updated: 'updated',
-  Unchanged: 'unchanged',
-  Invalid: 'invalid',
-  /** Changed by someone else between the plan and the write, or a stale `metadata.revision`. */
-  Conflict: 'conflict',
-  /** Not attempted: another document was invalid, or the store failed before its turn. */
-  Skipped: 'skipped',
-} as const;
-export type ApplyResult = (typeof ApplyResult)[keyof typeof ApplyResult];
+export { type ApplyItem, type ApplyResponse, ApplyResult };
 
-export interface ApplyItem {
-  /** Position of the document in the request, from 0. */
-  index: number;
-  kind?: string;
-  namespace?: string;
-  name?: string;
-  result: ApplyResult;
-  revision?: number;
-  message?: string;
-  issues?: FieldIssue[];
-  /**
-   * Legal but likely mistakes, written all the same: a `dependsOn` on a Service or an `exportTo`
-   * to a Region that exists neither in the store nor in the request.
-   */
-  warnings?: FieldIssue[];
-  /** Dry run: RFC 6902 operations from what is stored to the document. */
-  patch?: Operation[];
-  /** Dry run: the same change, one readable line per operation. */
-  diff?: string[];
-}
-
-export interface ApplyResponse {
-  dryRun: boolean;
-  summary: Record<ApplyResult, number>;
-  items: ApplyItem[];
-  error?: { code: string; message: string };
-}
-
-/**
- * Writes go in dependency order whatever the order of the files, so the config never holds a
- * route whose subsets or service are not there yet, even for a moment.
- */
-const APPLY_ORDER: readonly Kind[] = [
-  'Region',
-  'Service',
-  'TrafficPolicy',
-  'ServiceEndpoints',
-  'TrafficRoute',
-  'AuthorizationPolicy',
-];
 const GET_CONCURRENCY = 32;
 
 interface Planned {
@@ -86,63 +37,59 @@ interface Planned {
   current?: StoredResource;
 }
 
-export function registerApplyRoute(app: FastifyInstance, deps: ApiDeps, writer: Writer): void {
+export function registerApplyRoute(root: FastifyInstance, deps: ApiDeps, writer: Writer): void {
+  const app = root.withTypeProvider<ZodTypeProvider>();
   // A bundle holds many resources; each document is still held to the per-resource limit.
-  app.post<{ Querystring: { dryRun?: unknown; urgent?: unknown } }>(
-    '/v1/apply',
-    { bodyLimit: deps.bodyLimit * 16 },
-    async (req, reply) => {
-      const dryRun = parseBool(req.query.dryRun, 'dryRun');
-      const opts = urgentOption(req.query, req.headers);
-      const docs = documentsOf(req.body);
-      const { items, planned } = validate(docs, deps.bodyLimit);
+  app.post('/v1/apply', { bodyLimit: deps.bodyLimit * 16, schema: schemas.apply }, async (req, reply) => {
+    const dryRun = parseBool(req.query.dryRun, 'dryRun');
+    const opts = urgentOption(req.query, req.headers);
+    const docs = documentsOf(req.body);
+    const { items, planned } = validate(docs, deps.bodyLimit);
 
-      const batch = new Map(planned.map((p) => [refKey(refOf(p.resource)), p.resource]));
-      const cache = new Map<string, Resource | null>();
-      await inChunks(planned, GET_CONCURRENCY, async (p) => {
-        const issues = await checkReferencesInStore(p.resource, writer.get, batch, cache);
-        if (issues.length) markInvalid(p.item, issues, `invalid ${p.resource.kind} manifest`);
-        else {
-          const warnings = await referenceWarningsInStore(p.resource, writer.get, batch, cache);
-          if (warnings.length) p.item.warnings = warnings;
-        }
-      });
-      await inChunks(planned, GET_CONCURRENCY, async (p) => {
-        p.current = await writer.get(refOf(p.resource));
-        plan(p, dryRun);
-      });
+    const batch = new Map(planned.map((p) => [refKey(refOf(p.resource)), p.resource]));
+    const cache = new Map<string, Resource | null>();
+    await inChunks(planned, GET_CONCURRENCY, async (p) => {
+      const issues = await checkReferencesInStore(p.resource, writer.get, batch, cache);
+      if (issues.length) markInvalid(p.item, issues, `invalid ${p.resource.kind} manifest`);
+      else {
+        const warnings = await referenceWarningsInStore(p.resource, writer.get, batch, cache);
+        if (warnings.length) p.item.warnings = warnings;
+      }
+    });
+    await inChunks(planned, GET_CONCURRENCY, async (p) => {
+      p.current = await writer.get(refOf(p.resource));
+      plan(p, dryRun);
+    });
 
-      const failed = items.some((i) => i.result === ApplyResult.Invalid);
-      let error: ApplyResponse['error'];
-      let status = 200;
-      if (failed) {
-        status = 400;
-        const n = items.filter((i) => i.result === ApplyResult.Invalid).length;
-        error = {
-          code: ErrorCode.Invalid,
-          message: `${n} of ${items.length} documents are invalid; nothing was applied`,
-        };
-        if (!dryRun)
-          for (const p of planned)
-            if (p.item.result !== ApplyResult.Invalid)
-              skip(p.item, 'not applied: other documents are invalid');
-      } else if (!dryRun) {
-        const outcome = await write(planned, writer, req.principal, opts);
-        status = outcome.status;
-        error = outcome.error;
-      }
-      if (!error && items.some((i) => i.result === ApplyResult.Conflict)) {
-        status = 409;
-        error = {
-          code: ErrorCode.RevisionMismatch,
-          message: 'some documents conflict with changes made since they were read',
-        };
-      }
-      const body: ApplyResponse = { dryRun, summary: summarize(items), items, ...(error ? { error } : {}) };
-      reply.code(status);
-      return body;
-    },
-  );
+    const failed = items.some((i) => i.result === ApplyResult.Invalid);
+    let error: ApplyResponse['error'];
+    let status: 200 | 400 | 409 | 500 | 503 = 200;
+    if (failed) {
+      status = 400;
+      const n = items.filter((i) => i.result === ApplyResult.Invalid).length;
+      error = {
+        code: ErrorCode.Invalid,
+        message: `${n} of ${items.length} documents are invalid; nothing was applied`,
+      };
+      if (!dryRun)
+        for (const p of planned)
+          if (p.item.result !== ApplyResult.Invalid) skip(p.item, 'not applied: other documents are invalid');
+    } else if (!dryRun) {
+      const outcome = await write(planned, writer, req.principal, opts);
+      status = outcome.status;
+      error = outcome.error;
+    }
+    if (!error && items.some((i) => i.result === ApplyResult.Conflict)) {
+      status = 409;
+      error = {
+        code: ErrorCode.RevisionMismatch,
+        message: 'some documents conflict with changes made since they were read',
+      };
+    }
+    const body: ApplyResponse = { dryRun, summary: summarize(items), items, ...(error ? { error } : {}) };
+    reply.code(status);
+    return body;
+  });
 }
 
 /** A JSON list, `{items: [...]}` (a List), one manifest, or the documents of a YAML stream. */
@@ -231,7 +178,8 @@ async function write(
   writer: Writer,
   actor: Parameters<Writer['write']>[2],
   opts: WriteOptions,
-): Promise<{ status: number; error?: ApplyResponse['error'] }> {
+): Promise<{ status: 200 | 500 | 503; error?: ApplyResponse['error'] }> {
+  // Dependency order (the registry's), whatever the order of the files.
   const rank = (p: Planned) => APPLY_ORDER.indexOf(p.resource.kind);
   const ordered = [...planned].sort((a, b) => rank(a) - rank(b) || a.item.index - b.item.index);
   for (const [i, p] of ordered.entries()) {

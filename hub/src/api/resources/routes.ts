@@ -7,7 +7,6 @@ import {
   isClusterScoped,
   isDnsLabel,
   isKnownKind,
-  KINDS,
   type Kind,
   parseManifest,
   type Resource,
@@ -15,9 +14,11 @@ import {
   refOf,
 } from '@fedmesh/shared';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { type AuditEntry, AuditOp, MAX_AUDIT_LIMIT } from '../audit/index.js';
-import type { ConfigChange, StoredResource } from '../store/index.js';
-import type { ApiDeps } from './server.js';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { type AuditEntry, AuditOp, MAX_AUDIT_LIMIT } from '../../audit/index.js';
+import type { ConfigChange, StoredResource } from '../../store/index.js';
+import type { ApiDeps } from '../deps.js';
+import { DNS_LABEL_MESSAGE, unknownKindMessage } from '../schemas.js';
 import {
   checkReferencesInStore,
   describe,
@@ -26,7 +27,8 @@ import {
   urgentOption,
   type Writer,
   warningHeaders,
-} from './writes.js';
+} from '../writes.js';
+import { type HistoryEntry, schemas } from './schemas.js';
 
 interface RefParams {
   kind: string;
@@ -34,16 +36,13 @@ interface RefParams {
   name: string;
 }
 
-export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writer: Writer): void {
+export function registerResourceRoutes(root: FastifyInstance, deps: ApiDeps, writer: Writer): void {
   const { store, audit } = deps;
+  const app = root.withTypeProvider<ZodTypeProvider>();
 
-  app.get<{ Querystring: { kind?: unknown; namespace?: unknown } }>('/v1/resources', async (req) => {
-    const kind = singleQuery(req.query.kind, 'kind');
-    const namespace = singleQuery(req.query.namespace, 'namespace');
-    if (kind !== undefined && !isKnownKind(kind)) throw unknownKind(kind, 'kind');
-    if (namespace !== undefined && namespace !== CLUSTER_NAMESPACE && !isDnsLabel(namespace)) {
-      throw invalid([{ path: 'namespace', message: DNS_LABEL }]);
-    }
+  app.get('/v1/resources', { schema: schemas.list }, async (req) => {
+    const kind = req.query.kind as Kind | undefined;
+    const namespace = req.query.namespace;
     // Served from the engine's watch cache once it has seen the store's latest revision: one
     // cheap stream-info call instead of a KV consumer per request.
     const items = await writer.counted('list', async () =>
@@ -55,7 +54,7 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writ
     return { items: items.map(withRevision) };
   });
 
-  app.post('/v1/resources', async (req, reply) => {
+  app.post('/v1/resources', { schema: schemas.create }, async (req, reply) => {
     const { resource, warnings } = await admit(req.body, undefined, writer);
     const { revision } = await writer.write(resource, { createOnly: true }, req.principal);
     reply.header('location', resourcePath(refOf(resource)));
@@ -63,14 +62,14 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writ
     return send(reply, 201, { resource, revision });
   });
 
-  app.get<{ Params: RefParams }>('/v1/resources/:kind/:namespace/:name', async (req, reply) => {
+  app.get('/v1/resources/:kind/:namespace/:name', { schema: schemas.get }, async (req, reply) => {
     const ref = parseRef(req.params);
     const found = await writer.get(ref);
     if (!found) throw notFound(ref);
     return send(reply, 200, found);
   });
 
-  app.put<{ Params: RefParams }>('/v1/resources/:kind/:namespace/:name', async (req, reply) => {
+  app.put('/v1/resources/:kind/:namespace/:name', { schema: schemas.put }, async (req, reply) => {
     const ref = parseRef(req.params);
     const { resource, bodyRevision, warnings } = await admit(req.body, ref, writer);
     const ifMatch = parseRevisionHeader(req.headers['if-match'], 'If-Match') ?? bodyRevision;
@@ -90,14 +89,14 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writ
     return send(reply, outcome === Outcome.Created ? 201 : 200, { resource, revision });
   });
 
-  app.delete<{ Params: RefParams }>('/v1/resources/:kind/:namespace/:name', async (req) => {
+  app.delete('/v1/resources/:kind/:namespace/:name', { schema: schemas.delete }, async (req) => {
     const ref = parseRef(req.params);
     const ifMatch = parseRevisionHeader(req.headers['if-match'], 'If-Match');
     const revision = await writer.delete(ref, ifMatch, req.principal, urgentOption(req.query, req.headers));
     return { deleted: ref, revision };
   });
 
-  app.get<{ Params: RefParams }>('/v1/resources/:kind/:namespace/:name/history', async (req) => {
+  app.get('/v1/resources/:kind/:namespace/:name/history', { schema: schemas.history }, async (req) => {
     const ref = parseRef(req.params);
     const changes = await writer.counted('history', () => store.history(ref));
     if (changes.length === 0) throw notFound(ref);
@@ -117,10 +116,11 @@ export function registerResourceRoutes(app: FastifyInstance, deps: ApiDeps, writ
  * (create/update/delete), the one `GET /v1/changes` and fedmeshctl use. Without an audit entry
  * it is read from the previous write of the key.
  */
-/** One item of `GET /v1/resources/{kind}/{ns}/{name}/history`. */
-export type HistoryEntry = ReturnType<typeof historyItem>;
-
-function historyItem(c: ConfigChange, entry: AuditEntry | undefined, previous: ConfigChange | undefined) {
+function historyItem(
+  c: ConfigChange,
+  entry: AuditEntry | undefined,
+  previous: ConfigChange | undefined,
+): HistoryEntry {
   const action: AuditOp =
     entry?.op ??
     (c.op === 'delete'
@@ -152,8 +152,6 @@ export function resourcePath(ref: ResourceRef): string {
   return `/v1/resources/${ref.kind}/${ref.namespace}/${ref.name}`;
 }
 
-const DNS_LABEL = 'must be a DNS-1123 label (lowercase a-z, 0-9, "-", at most 63)';
-
 export function parseRef(p: RefParams): ResourceRef {
   if (!isKnownKind(p.kind)) throw unknownKind(p.kind, 'kind');
   const kind = p.kind as Kind;
@@ -164,9 +162,9 @@ export function parseRef(p: RefParams): ResourceRef {
       ]);
     }
   } else if (!isDnsLabel(p.namespace)) {
-    throw invalid([{ path: 'namespace', message: DNS_LABEL }]);
+    throw invalid([{ path: 'namespace', message: DNS_LABEL_MESSAGE }]);
   }
-  if (!isDnsLabel(p.name)) throw invalid([{ path: 'name', message: DNS_LABEL }]);
+  if (!isDnsLabel(p.name)) throw invalid([{ path: 'name', message: DNS_LABEL_MESSAGE }]);
   return { kind, namespace: p.namespace, name: p.name };
 }
 
@@ -241,17 +239,8 @@ export function parseRevisionHeader(value: string | string[] | undefined, name: 
   return n;
 }
 
-/** Query parameters given twice arrive as arrays; a filter means one value. */
-export function singleQuery(v: unknown, name: string): string | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw invalid([{ path: name, message: 'must be given once' }]);
-  return v;
-}
-
 export function unknownKind(kind: string, path: string): FedmeshError {
-  return invalid([
-    { path, message: `unknown kind "${kind.slice(0, 100)}"; valid kinds: ${KINDS.join(', ')}` },
-  ]);
+  return invalid([{ path, message: unknownKindMessage(kind) }]);
 }
 
 function notFound(ref: ResourceRef): FedmeshError {

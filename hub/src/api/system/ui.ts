@@ -2,15 +2,31 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { schemas } from './schemas.js';
 
 /**
  * The operator page's files, in `hub/ui/`, as the browser gets them. They hold no data (the page
  * reads the /v1 API with the operator's token), so they are served without one.
  */
 const FILES = [
-  { url: '/ui', file: 'index.html', type: 'text/html; charset=utf-8' },
-  { url: '/ui/app.js', file: 'app.js', type: 'text/javascript; charset=utf-8' },
-  { url: '/ui/app.css', file: 'app.css', type: 'text/css; charset=utf-8' },
+  {
+    url: '/ui',
+    file: 'index.html',
+    type: 'text/html; charset=utf-8',
+    what: 'The operator page (HTML; it reads the /v1 API with the token it asks for)',
+  },
+  {
+    url: '/ui/app.js',
+    file: 'app.js',
+    type: 'text/javascript; charset=utf-8',
+    what: "The operator page's script (an ES module)",
+  },
+  {
+    url: '/ui/app.css',
+    file: 'app.css',
+    type: 'text/css; charset=utf-8',
+    what: "The operator page's style sheet",
+  },
 ] as const;
 
 /**
@@ -39,7 +55,7 @@ export function uiDir(): string {
 
 /** `GET /ui` and its script and style sheet, read once at start. */
 export function registerUiRoutes(app: FastifyInstance, dir = uiDir()): void {
-  for (const { url, file, type } of FILES) {
+  for (const { url, file, type, what } of FILES) {
     let body: Buffer;
     try {
       body = readFileSync(join(dir, file));
@@ -48,7 +64,7 @@ export function registerUiRoutes(app: FastifyInstance, dir = uiDir()): void {
         cause: err,
       });
     }
-    app.get(url, async (_req, reply) => {
+    app.get(url, { schema: schemas.ui(what, type.split(';')[0]!) }, async (_req, reply) => {
       reply
         .type(type)
         .header('content-security-policy', UI_CSP)

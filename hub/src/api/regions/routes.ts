@@ -1,79 +1,15 @@
-import {
-  ErrorCode,
-  FedmeshError,
-  invalid,
-  isDnsLabel,
-  type ProxyReport,
-  regionLinkOf,
-} from '@fedmesh/shared';
+import { ErrorCode, FedmeshError, type ProxyReport, regionLinkOf } from '@fedmesh/shared';
 import type { FastifyInstance } from 'fastify';
-import { createDriftClock } from '../metrics/drift.js';
-import type { RegionFigures } from '../metrics/index.js';
-import type { ApiDeps } from './server.js';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { createDriftClock } from '../../metrics/drift.js';
+import type { RegionFigures } from '../../metrics/index.js';
+import type { ApiDeps } from '../deps.js';
+import { type ProxySummary, type RegionLine, type RegionSummary, schemas } from './schemas.js';
 
-/**
- * The region's line: the budget in force, what the agent says it receives, what waits on the
- * stream for it and how long the budget needs to carry that.
- */
-export interface RegionLine {
-  /** What the agent enforces (the Region's budget, or lower by its flag); the Region's until it reports. */
-  budgetBytesPerSecond: number | null;
-  burstBytes: number | null;
-  budgetSource: 'agent' | 'region' | null;
-  /** Line bytes the agent reports receiving since it started, and its rate over the last 5 s. */
-  bytesReceived: number | null;
-  receiveRate: number | null;
-  /** That rate over the budget (1 = the whole budget); null while the agent is silent. */
-  utilization: number | null;
-  /** Sync bytes this hub published for the region that the agent has not consumed yet. */
-  queuedBytes: number;
-  queuedMessages: number | null;
-  /** Queued bytes over the budget. */
-  drainSeconds: number | null;
-  /** Uncompressed over compressed payload bytes published for the region since this hub started. */
-  compressionRatio: number | null;
-  /** A chunked payload the agent is receiving: chunks on its disk so far, of how many. */
-  transfer: { toVersion: number; chunks: number; count: number } | null;
-  /**
-   * Coalescing under throttle: since when the hub holds the region's intermediate states while
-   * its queue drains (null when it does not), and how many publication rounds were merged so.
-   */
-  holdingSince: string | null;
-  coalescedRounds: number;
-}
+export type { ProxySummary, RegionLine, RegionSummary };
 
-/** What `GET /v1/regions/{region}` shows: desired against applied, and how the line is doing. */
-export interface RegionSummary {
-  region: string;
-  desired: { version: number; hash: string };
-  applied: { version: number; hash: string } | null;
-  inSync: boolean;
-  lag: { versions: number; seconds: number };
-  /**
-   * How long the applied hash has differed from the desired one (0 in sync), dated by the oldest
-   * publication the agent has not consumed (hub/src/metrics/drift.ts); `since` null in sync.
-   */
-  drift: { since: string | null; seconds: number };
-  stale: boolean;
-  lastReportAt: string | null;
-  bytesSent: number;
-  snapshotsSent: number;
-  deltasSent: number;
-  budget: { bytesPerSecond: number | null; burstBytes: number | null };
-  connectedProxies: number;
-  nacks: number;
-  agent: { id: string; bytesReceived: number; rejected: number; resyncs: number; codecs: string[] } | null;
-  line: RegionLine;
-  /**
-   * The endpoints the region's agent discovered and the hub holds: kept when the agent goes
-   * silent, and `stale` once it has said nothing (no status, no report) for the hub's
-   * `--endpoints-stale-after`.
-   */
-  discovery: { services: number; lastReportAt: string | null; stale: boolean };
-  lastError: string | null;
-}
-
-export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerRegionRoutes(root: FastifyInstance, deps: ApiDeps): void {
+  const app = root.withTypeProvider<ZodTypeProvider>();
   const drift = createDriftClock();
   const summary = (region: string): RegionSummary => {
     const view = deps.engine.view(region);
@@ -131,17 +67,12 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
   };
   deps.metrics.setRegionSource(() => deps.engine.regions().map((r) => regionFigures(summary(r))));
 
-  const checkName = (region: string) => {
-    if (!isDnsLabel(region)) throw invalid([{ path: 'region', message: 'must be a DNS-1123 label' }]);
-    return region;
-  };
-
-  app.get('/v1/regions', async () => ({ items: deps.engine.regions().map(summary) }));
-  app.get<{ Params: { region: string } }>('/v1/regions/:region', async (req) =>
-    summary(checkName(req.params.region)),
-  );
-  app.get<{ Params: { region: string } }>('/v1/regions/:region/proxies', async (req) => {
-    const region = checkName(req.params.region);
+  app.get('/v1/regions', { schema: schemas.list }, async () => ({
+    items: deps.engine.regions().map(summary),
+  }));
+  app.get('/v1/regions/:region', { schema: schemas.get }, async (req) => summary(req.params.region));
+  app.get('/v1/regions/:region/proxies', { schema: schemas.proxies }, async (req) => {
+    const { region } = req.params;
     if (!deps.engine.view(region)) throw new FedmeshError(ErrorCode.NotFound, `region ${region} not found`);
     const received = deps.status.get(region);
     const stale =
@@ -153,8 +84,8 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
       items: (received?.proxies?.items ?? []).map((p) => proxyItem(region, p, served, stale)),
     };
   });
-  app.get<{ Params: { region: string } }>('/v1/regions/:region/view', async (req) => {
-    const region = checkName(req.params.region);
+  app.get('/v1/regions/:region/view', { schema: schemas.view }, async (req) => {
+    const { region } = req.params;
     await deps.engine.flush();
     const view = deps.engine.view(region);
     if (!view) throw new FedmeshError(ErrorCode.NotFound, `region ${region} not found`);
@@ -163,24 +94,6 @@ export function registerRegionRoutes(app: FastifyInstance, deps: ApiDeps): void 
 }
 
 type Report = NonNullable<ReturnType<ApiDeps['status']['get']>>['report'];
-
-/** What `GET /v1/regions/{region}/proxies` shows of one proxy (`fedmeshctl proxies`). */
-export interface ProxySummary {
-  node: string;
-  region: string;
-  client: string | null;
-  protocol: string;
-  connectedAt: string;
-  acked: Record<string, string>;
-  subscribed: Record<string, number>;
-  nacks: number;
-  lastNack: ProxyReport['lastNack'] | null;
-  /**
-   * SYNCED: every type it subscribes to ACKed the version its agent serves; NACKED: it rejected
-   * that version; STALE: it is behind, or its agent has not reported for a while.
-   */
-  state: 'SYNCED' | 'STALE' | 'NACKED';
-}
 
 function proxyItem(region: string, p: ProxyReport, served: string | undefined, stale: boolean): ProxySummary {
   const types = Object.keys(p.subscribed).length > 0 ? Object.keys(p.subscribed) : Object.keys(p.acked);
