@@ -47,14 +47,11 @@ const at = process.argv.indexOf('--outdir');
 const out = at > 0 ? join(root, process.argv[at + 1]) : join(root, 'dist');
 rmSync(out, { recursive: true, force: true });
 const started = performance.now();
-const result = await build({
+const common = {
   absWorkingDir: root,
-  entryPoints: Object.fromEntries(Object.entries(PROGRAMS).map(([name, src]) => [name, src])),
   outdir: out,
   outExtension: { '.js': '.mjs' },
   bundle: true,
-  splitting: true, // the three programs share the workspace code in chunks instead of three copies
-  chunkNames: 'chunks/[name]-[hash]',
   format: 'esm',
   platform: 'node',
   target: 'node20',
@@ -64,7 +61,15 @@ const result = await build({
   define: { FEDMESH_BUILD_VERSION: JSON.stringify(pkg.version) },
   logLevel: 'warning',
   metafile: true,
-});
+};
+const { fedmeshctl, ...servers } = PROGRAMS;
+const results = await Promise.all([
+  // The hub and the agent share the workspace code in chunks instead of two copies.
+  build({ ...common, entryPoints: servers, splitting: true, chunkNames: 'chunks/[name]-[hash]' }),
+  // fedmeshctl on its own, so a CLI call loads only what the CLI uses (no NATS, no metrics).
+  build({ ...common, entryPoints: { fedmeshctl } }),
+]);
+const result = { metafile: { inputs: Object.assign({}, ...results.map((r) => r.metafile.inputs)) } };
 // A dependency compiled into the bundle would run outside its own package layout: refuse it.
 const bundled = Object.keys(result.metafile.inputs).filter((f) => f.includes('node_modules/'));
 if (bundled.length > 0) {
