@@ -4,6 +4,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyServerFactory,
   LogController,
 } from 'fastify';
 import type { AuditLog } from '../audit/index.js';
@@ -42,6 +43,11 @@ export interface ApiDeps {
   endpointsStaleAfterMs?: number;
   /** Whether the hub can serve: NATS connected and the engine started. */
   ready: () => boolean;
+  /**
+   * The HTTP server to serve on, already listening (the hub's early listener, see listener.ts);
+   * without it `listen()` makes one.
+   */
+  serverFactory?: FastifyServerFactory;
 }
 
 export const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
@@ -49,6 +55,7 @@ export const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'
 /** Builds the admin API. Tests drive it with `inject()`; `main.ts` calls `listen()`. */
 export function buildServer(deps: ApiDeps): FastifyInstance {
   const app: FastifyInstance = Fastify({
+    ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
     // Requests are counted and timed in /metrics; a log line each would drown the useful ones.
     logController: new LogController({ disableRequestLogging: true }),
