@@ -2,6 +2,7 @@ import { connectNats, type Logger, regionLinkOf, settleWithin, urgentSubject } f
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { parse as parseYaml } from 'yaml';
+import { type EarlyListener, listenEarly } from './api/listener.js';
 import { buildServer } from './api/server.js';
 import { createWriter } from './api/writes.js';
 import { createJetStreamAuditLog } from './audit/index.js';
@@ -9,6 +10,7 @@ import { type HubConfig, loadTokens } from './config.js';
 import { createHubMetrics } from './metrics/index.js';
 import { createStatusIntake } from './regions/status.js';
 import { serveEndpointReports } from './regions/uplink.js';
+import { untilDone } from './startup.js';
 import { createKvConfigStore } from './store/index.js';
 import { createSyncEngine, createSyncPublisher, ensureSyncStream, type SyncEngine } from './sync/index.js';
 import { announceKeys, loadHubKeys } from './sync/keys.js';
@@ -24,34 +26,64 @@ export interface RunningHub {
   stop(): Promise<void>;
 }
 
-/** Wires the hub together and starts it. Used by the `fedmesh-hub` bin and by in-process tests. */
+/**
+ * Wires the hub together and starts it. Used by the `fedmesh-hub` bin and by in-process tests.
+ * The HTTP socket opens first (`/livez` answers, `/readyz` says what start-up waits for); every
+ * step that needs JetStream is retried until it succeeds, so a hub started while NATS is
+ * electing leaders or missing a member waits rather than exits.
+ */
 export async function startHub(config: HubConfig, logger: Logger): Promise<RunningHub> {
   const tokens = loadTokens(config, parseYaml);
   if (tokens.size === 0)
     logger.warn('admin API authentication is off: set FEDMESH_ADMIN_TOKEN or --tokens-file');
-  const nc = await connectNats({
-    servers: config.nats,
-    name: 'fedmesh-hub',
-    credsFile: config.natsCreds,
-    logger,
-  });
   const keys = config.signingKey
     ? loadHubKeys(config.signingKey, config.previousSigningKey, logger)
     : undefined;
   if (!keys)
     logger.warn('sync messages are unsigned: agents cannot tell them from forged ones; set --signing-key');
-  const jsm = await jetstreamManager(nc);
-  if (keys) await announceKeys(jetstream(nc), jsm, keys, config.replicas);
-  await ensureSyncStream(jsm, {
-    maxAgeMs: config.streamMaxAge,
-    maxBytes: config.streamMaxBytes,
-    replicas: config.replicas,
-    duplicateWindowMs: 2 * 60_000,
+  const [host, port] = splitHostPort(config.listen);
+  const listener = await listenEarly(host, port);
+  logger.info({ url: listener.url }, 'hub listening; ready once NATS and the store answer');
+  try {
+    return await startOn(listener, config, logger, tokens, keys);
+  } catch (err) {
+    await listener.close();
+    throw err;
+  }
+}
+
+async function startOn(
+  listener: EarlyListener,
+  config: HubConfig,
+  logger: Logger,
+  tokens: ReturnType<typeof loadTokens>,
+  keys: ReturnType<typeof loadHubKeys> | undefined,
+): Promise<RunningHub> {
+  const startup = logger.child({ component: 'startup' });
+  listener.waitingFor('connecting to NATS');
+  const nc = await connectNats({
+    servers: config.nats,
+    name: 'fedmesh-hub',
+    credsFile: config.natsCreds,
+    logger,
+    waitOnFirstConnect: true,
   });
-  const store = await createKvConfigStore(nc, { replicas: config.replicas });
-  const audit = await createJetStreamAuditLog(jetstream(nc), jsm, {
-    maxAgeMs: config.auditMaxAge,
-    replicas: config.replicas,
+  listener.waitingFor('JetStream: the sync stream, the config store and the audit log');
+  const { jsm, store, audit } = await untilDone('JetStream set-up', startup, async () => {
+    const jsm = await jetstreamManager(nc);
+    if (keys) await announceKeys(jetstream(nc), jsm, keys, config.replicas);
+    await ensureSyncStream(jsm, {
+      maxAgeMs: config.streamMaxAge,
+      maxBytes: config.streamMaxBytes,
+      replicas: config.replicas,
+      duplicateWindowMs: 2 * 60_000,
+    });
+    const store = await createKvConfigStore(nc, { replicas: config.replicas });
+    const audit = await createJetStreamAuditLog(jetstream(nc), jsm, {
+      maxAgeMs: config.auditMaxAge,
+      replicas: config.replicas,
+    });
+    return { jsm, store, audit };
   });
   const metrics = createHubMetrics();
   // The status intake starts after the engine; the lane asks it only once changes flow.
@@ -112,8 +144,8 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
       else if (s.type === 'reconnect') natsUp = true;
     }
   })().catch(() => undefined);
-  await engine.start();
-  started = true;
+  listener.waitingFor('the config watch and the region streams');
+  await untilDone('config watch', startup, () => engine.start());
   status = createStatusIntake(nc, logger);
   status.onReport((r) => engine.setAcceptedCodecs(r.region, r.acceptedCodecs));
   const resync = serveResyncRequests(nc, engine, logger);
@@ -125,6 +157,8 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     logger,
   );
 
+  // The API serves on the socket that has been answering the probes since the start.
+  let apiHandler: Parameters<EarlyListener['handOver']>[0] | undefined;
   const app = buildServer({
     store,
     audit,
@@ -138,13 +172,16 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     discovery: (region) => uplink.discovery(region),
     endpointsStaleAfterMs: config.endpointsStaleAfter,
     ready: () => started && natsUp && !nc.isClosed(),
+    serverFactory: (handler) => {
+      apiHandler = handler;
+      return listener.server;
+    },
   });
-  const [host, port] = splitHostPort(config.listen);
-  await app.listen({ host, port });
-  const addr = app.server.address();
-  const url =
-    typeof addr === 'object' && addr ? `http://${fmtHost(host)}:${addr.port}` : `http://${config.listen}`;
-  logger.info({ url }, 'hub listening');
+  await app.ready();
+  listener.handOver(apiHandler!);
+  started = true;
+  const url = listener.url;
+  logger.info({ url }, 'hub ready');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -154,6 +191,7 @@ export async function startHub(config: HubConfig, logger: Logger): Promise<Runni
     stop: () => {
       stopping ??= (async () => {
         await app.close();
+        await settleWithin(listener.close(), STOP_STEP_MS);
         // With NATS down, pending changes cannot be published (they are safe in the KV store
         // and the next hub publishes them); do not wait for the reconnect that may never come.
         if (natsUp) await settleWithin(engine.flush(), STOP_STEP_MS);
@@ -175,8 +213,4 @@ const STOP_STEP_MS = 3_000;
 export function splitHostPort(s: string): [string, number] {
   const i = s.lastIndexOf(':');
   return [s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), Number(s.slice(i + 1))];
-}
-
-function fmtHost(h: string): string {
-  return h.includes(':') ? `[${h}]` : h;
 }

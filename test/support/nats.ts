@@ -53,6 +53,16 @@ export interface NatsServerOptions {
   auth?: { user: string; pass: string };
   /** Join a cluster: routes are `nats-route://127.0.0.1:M` URLs of the other members. */
   cluster?: { name?: string; port?: number; routes?: string[] };
+  /**
+   * JetStream store directory owned by the caller (a tmpfs it mounted, say): used instead of one
+   * in the server's temp dir, and left in place by cleanup.
+   */
+  storeDir?: string;
+  /**
+   * JetStream `max_file_store` (e.g. `1G`). nats-server sizes it from the free space of the store
+   * dir's file system otherwise, and a small one then refuses streams with large limits.
+   */
+  maxFileStore?: string;
 }
 
 export interface NatsServerHandle {
@@ -150,6 +160,8 @@ export async function startNatsCluster(
   size = 3,
   /** Options every member shares (a JetStream domain, leafnode listeners, accounts, auth). */
   common: Pick<NatsServerOptions, 'domain' | 'leafListen' | 'extraConfig' | 'auth'> = {},
+  /** Options of single members, by index (a store dir of its own). */
+  members: Array<Pick<NatsServerOptions, 'storeDir' | 'maxFileStore'> | undefined> = [],
 ): Promise<NatsCluster> {
   // nats-server refuses a JetStream cluster without routes.
   if (!Number.isInteger(size) || size < 2)
@@ -165,6 +177,7 @@ export async function startNatsCluster(
         (port, i) => () =>
           startLocal(bin, {
             ...common,
+            ...members[i],
             name: `${clusterName}-n${i + 1}`,
             cluster: { name: clusterName, port, routes: routes.filter((_, j) => j !== i) },
           }),
@@ -303,7 +316,7 @@ async function startLocal(bin: string, opts: NatsServerOptions): Promise<NatsSer
     name: opts.name ?? `nats-${process.pid}-${++serverSeq}`,
     dir,
     configFile: join(dir, 'nats.conf'),
-    storeDir: join(dir, 'store'),
+    storeDir: opts.storeDir ?? join(dir, 'store'),
     host: '127.0.0.1',
     port: opts.port ?? clientPort!,
     httpPort: httpPort!,
@@ -323,7 +336,8 @@ function renderConfig(plan: ServerPlan): string {
   ];
   if (opts.jetstream !== false) {
     const domain = opts.domain ? `, domain: ${str(opts.domain)}` : '';
-    lines.push(`jetstream { store_dir: ${str(plan.storeDir)}${domain} }`);
+    const maxFile = opts.maxFileStore ? `, max_file_store: ${opts.maxFileStore}` : '';
+    lines.push(`jetstream { store_dir: ${str(plan.storeDir)}${domain}${maxFile} }`);
   }
   const leaf: string[] = [];
   if (plan.leafPort !== undefined) leaf.push(`listen: "${host}:${plan.leafPort}"`);

@@ -62,6 +62,8 @@ class Client implements SyncClient {
   private urgentSub: Subscription | undefined;
   /** Urgent messages are handled one at a time, in the order they arrive. */
   private urgentQueue: Promise<void> = Promise.resolve();
+  /** The connection came back: delivery starts again at the agent's own position. */
+  private reconnected = false;
 
   constructor(private readonly deps: SyncClientDeps) {
     const log = deps.logger.child({ component: 'sync' });
@@ -188,7 +190,24 @@ class Client implements SyncClient {
     }
     await this.position.restore();
     this.pacer.refreshBudget();
+    this.watchConnection();
     this.loop = this.run();
+  }
+
+  /**
+   * A pull open when the connection broke may have gone with the server that held it, and nats.js
+   * asks after it again only after a back-off as long as the pull's expiry (two minutes), with
+   * its heartbeat watch off meanwhile: a region stood still that long. So a reconnect ends the
+   * open pull, and delivery starts again right after what the agent consumed.
+   */
+  private watchConnection(): void {
+    (async () => {
+      for await (const s of this.deps.nc.status()) {
+        if (s.type !== 'reconnect' || this.stopped) continue;
+        this.reconnected = true;
+        this.messages?.stop(new Error('NATS reconnected; pulling again from the agent position'));
+      }
+    })().catch(() => undefined);
   }
 
   async stop(): Promise<void> {
@@ -218,6 +237,7 @@ class Client implements SyncClient {
         // Messages delivered to a broken connection come back only after the ack wait, behind
         // newer ones: start again from our own position rather than from the consumer's.
         this.position.detach();
+        this.reconnected = false;
         this.stats.lastError = (err as Error).message;
         this.log.warn({ err: (err as Error).message }, 'sync interrupted; retrying');
         await this.clock.sleep(backoff, this.abort.signal);
@@ -228,9 +248,16 @@ class Client implements SyncClient {
 
   private async pullUntilReset(): Promise<void> {
     const consumer = await this.deps.js.consumers.get(SYNC_STREAM, this.position.durable);
+    this.pacer.restarted();
     while (!this.stopped) {
       const asked = await this.pacer.next();
       if (this.stopped) return;
+      if (this.reconnected) {
+        this.reconnected = false;
+        this.pacer.settle();
+        this.position.detach();
+        return;
+      }
       let batch: ConsumerMessages;
       try {
         batch = await consumer.fetch(asked.options);
@@ -244,6 +271,7 @@ class Client implements SyncClient {
       let last: EnvelopeMeta | undefined;
       let lastRoom = 0;
       let rejectedSeq: number | undefined;
+      let overflow = false;
       try {
         for await (const m of batch) {
           delivered++;
@@ -271,7 +299,8 @@ class Client implements SyncClient {
       } catch (err) {
         // A pull sized in bytes ends with a 409 once the next message does not fit: the normal
         // end of a paced batch, not a failure.
-        if (!isMaxBytesEnd(err)) {
+        overflow = isMaxBytesEnd(err);
+        if (!overflow) {
           // What was applied of the pull is verified: persist it before starting over (a failed
           // write puts intake back to what is on disk, and the messages come again).
           await this.intake.flush().catch(() => undefined);
@@ -291,6 +320,7 @@ class Client implements SyncClient {
         return;
       }
       if (delivered > 0) this.pacer.delivered(last, lastRoom);
+      else if (!overflow) this.pacer.quiet();
       // Still far behind after a while of replaying (changes keep coming faster than the line
       // drains them): ask again whether the head is cheaper to reach another way.
       if (this.queued > 0 && this.clock.now() - this.lastCatchUpCheck > CATCH_UP_RECHECK_MS) {

@@ -257,7 +257,11 @@ class Position implements ConsumerPosition {
   }
 
   private async recreateConsumer(startSeq: number): Promise<void> {
-    await this.deps.jsm.consumers.delete(SYNC_STREAM, this.durable).catch(() => undefined);
+    // Only "not found" is fine here. A delete that timed out (the cluster electing leaders) used
+    // to be ignored, and the add then met the old consumer: "start sequence can not be updated".
+    await this.deps.jsm.consumers.delete(SYNC_STREAM, this.durable).catch((err) => {
+      if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+    });
     await this.deps.jsm.consumers.add(SYNC_STREAM, {
       durable_name: this.durable,
       filter_subject: syncSubject(this.deps.region),

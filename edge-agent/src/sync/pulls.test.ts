@@ -2,7 +2,13 @@ import { type EnvelopeMeta, emptyView, silentLogger } from '@fedmesh/shared';
 import { describe, expect, it } from 'vitest';
 import { pullBytesFor, type RegionLink, TRANSPORT_OVERHEAD } from './line.js';
 import { createTokenBucket, type TokenBucket } from './pacer.js';
-import { createPullPacer, MIN_PULL_BYTES, PULL_SLICE_SECONDS } from './pulls.js';
+import {
+  BUSY_HEARTBEAT_MS,
+  BUSY_PULL_EXPIRES_MS,
+  createPullPacer,
+  MIN_PULL_BYTES,
+  PULL_SLICE_SECONDS,
+} from './pulls.js';
 import { fakeClock } from './testing.js';
 import { zeroCounters } from './types.js';
 
@@ -85,7 +91,7 @@ describe('paced pulls', () => {
     state.link = undefined;
     pacer.refreshBudget();
     expect(pacer.budgetShrank()).toBe(true);
-    expect((await pacer.next()).options).toEqual({ max_messages: 16, expires: 120_000 });
+    expect((await pacer.next()).options).toMatchObject({ max_messages: 16 });
   });
 
   it('pulls - a pull never asks for more bytes than the bucket holds', async () => {
@@ -95,7 +101,7 @@ describe('paced pulls', () => {
     for (let i = 0; i < 200; i++) {
       const asked = await pacer.next();
       const take = takes.at(-1)!;
-      expect(asked.options).toEqual({ max_bytes: asked.bytes, expires: 120_000 });
+      expect(asked.options).toMatchObject({ max_bytes: asked.bytes });
       // The server counts fewer bytes than the line carries: what it may send fits the tokens paid.
       expect(asked.bytes * (1 + TRANSPORT_OVERHEAD)).toBeLessThanOrEqual(take.available);
       expect(take.bytes).toBeLessThanOrEqual(take.available);
@@ -112,6 +118,29 @@ describe('paced pulls', () => {
       }
     }
     expect(state.waits).toBeGreaterThan(0);
+  });
+
+  it('pulls - while messages flow a pull is short and closely watched; after an empty one it is long again', async () => {
+    const { pacer } = setup(undefined);
+    const short = { max_messages: 16, expires: BUSY_PULL_EXPIRES_MS, idle_heartbeat: BUSY_HEARTBEAT_MS };
+    // Nothing is known of a line at the start: its first pull is watched closely.
+    expect((await pacer.next()).options).toEqual(short);
+    pacer.quiet();
+    expect((await pacer.next()).options).toEqual({ max_messages: 16, expires: 120_000 });
+    pacer.delivered(undefined, 2_000);
+    expect((await pacer.next()).options).toEqual({
+      max_messages: 16,
+      expires: BUSY_PULL_EXPIRES_MS,
+      idle_heartbeat: BUSY_HEARTBEAT_MS,
+    });
+    // Nothing fitted is no quiet line: the next message is only bigger than the pull.
+    pacer.nothingFitted(1_000);
+    expect((await pacer.next()).options).toMatchObject({ expires: BUSY_PULL_EXPIRES_MS });
+    pacer.quiet();
+    expect((await pacer.next()).options).toEqual({ max_messages: 16, expires: 120_000 });
+    // A consumer created or moved: watched closely again.
+    pacer.restarted();
+    expect((await pacer.next()).options).toEqual(short);
   });
 
   it('pulls - after the last chunk of a payload the next pull may be small again', async () => {

@@ -25,6 +25,20 @@ export const MIN_PULL_BYTES = 1024;
  */
 export const PULL_SLICE_SECONDS = 0.5;
 
+/**
+ * A pull is held by its consumer's leader; when that server dies, or the leadership of a consumer
+ * just created moves while the cluster settles, the pull is gone, silently, and the client
+ * notices only when two idle heartbeats have not come. At the 30 s heartbeat of a long pull that
+ * was a region standing still for 60 to 90 s while its chain moved on (the chaos suite saw it on
+ * every run). So a pull is long only once the line has shown it is quiet, by a pull that expired
+ * empty; otherwise (messages flowing, a consumer just created or moved) it asks for a heartbeat
+ * a second and expires in a few, and a lost one is noticed in about two seconds. Heartbeats come
+ * only while nothing does: this costs a few of them each time the line goes quiet, and an idle
+ * line stays as cheap as it was.
+ */
+export const BUSY_PULL_EXPIRES_MS = 5_000;
+export const BUSY_HEARTBEAT_MS = 1_000;
+
 export interface PullPacerDeps {
   /** Line bytes received since the previous poll (see `createLineCounter`). */
   counter: { poll(): number };
@@ -69,6 +83,10 @@ export interface PullPacer {
   nothingFitted(asked: number): void;
   /** A pull brought messages; `last` and `room` are the last one's envelope and pull size. */
   delivered(last: EnvelopeMeta | undefined, room: number): void;
+  /** A pull expired with nothing: the line is quiet, and the next pull a long one. */
+  quiet(): void;
+  /** Delivery starts again (a consumer created or moved): nothing is known of the line. */
+  restarted(): void;
   /** Counts a sync message as it arrives and returns the tokens a pull needs to let one like it in. */
   measure(m: Pick<JsMsg, 'data' | 'subject' | 'headers'> & { reply?: string }): number;
   /** Charges the bucket and the meter for what the connection received since the last call. */
@@ -99,6 +117,8 @@ class Pacer implements PullPacer {
   private minPull = MIN_PULL_BYTES;
   private oversizePull = false;
   private shrank = false;
+  /** Until a pull expires empty, pulls are short and closely watched (BUSY_PULL_EXPIRES_MS). */
+  private busy = true;
   /**
    * Tokens paid up front for the pull in flight. Paying when asking, not when the bytes arrive,
    * keeps the refill that happens while a pull crosses a slow line from overflowing the bucket.
@@ -112,11 +132,15 @@ class Pacer implements PullPacer {
   }
 
   async next(): Promise<PullRequest> {
-    const expires = this.deps.pullExpiresMs;
+    const long = this.deps.pullExpiresMs;
+    const timing =
+      this.busy && long > BUSY_PULL_EXPIRES_MS
+        ? { expires: BUSY_PULL_EXPIRES_MS, idle_heartbeat: BUSY_HEARTBEAT_MS }
+        : { expires: long };
     this.charge();
     this.refreshBudget();
     const budget = this.bucket.budget();
-    if (!budget) return { options: { max_messages: this.deps.batch, expires }, bytes: 0 };
+    if (!budget) return { options: { max_messages: this.deps.batch, ...timing }, bytes: 0 };
     const want = this.oversizePull ? budget.burstBytes : this.minPull;
     // About to wait for the budget: time enough to serve what is verified.
     if (this.bucket.available() < want) this.deps.onWait?.();
@@ -125,7 +149,7 @@ class Pacer implements PullPacer {
     if (this.oversizePull) {
       // A message larger than the whole bucket: take it alone on a full bucket and pay off the
       // debt before the next pull. The bucket grows to fit it once it is seen.
-      return { options: { max_messages: 1, expires }, bytes: 0 };
+      return { options: { max_messages: 1, ...timing }, bytes: 0 };
     }
     // Everything a pull lets in is on the wire at once, ahead of an urgent message that shares
     // the connection: a full bucket goes out in slices of PULL_SLICE_SECONDS of budget (or the
@@ -135,7 +159,7 @@ class Pacer implements PullPacer {
     const bytes = Math.max(1, pullBytesFor(tokens));
     this.reserved = tokens;
     this.bucket.take(tokens);
-    return { options: { max_bytes: bytes, expires }, bytes };
+    return { options: { max_bytes: bytes, ...timing }, bytes };
   }
 
   nothingFitted(asked: number): void {
@@ -147,6 +171,7 @@ class Pacer implements PullPacer {
 
   delivered(last: EnvelopeMeta | undefined, room: number): void {
     this.oversizePull = false;
+    this.busy = true;
     // Wait for room for a message like the last one before pulling again: the chunks of a
     // payload are all the same size but the last, and a backlog of deltas tends to be
     // uniform. After the last chunk of a payload, anything may come.
@@ -168,6 +193,14 @@ class Pacer implements PullPacer {
     this.largestMessage = Math.max(this.largestMessage, room);
     this.averageMessage = this.averageMessage === 0 ? cost : this.averageMessage * 0.9 + cost * 0.1;
     return room;
+  }
+
+  quiet(): void {
+    this.busy = false;
+  }
+
+  restarted(): void {
+    this.busy = true;
   }
 
   /** What the pull in flight paid for already is taken from its reservation. */

@@ -1,4 +1,5 @@
 import type { Logger } from '@fedmesh/shared';
+import type { FastifyServerFactory } from 'fastify';
 import type { AuditLog } from '../audit/index.js';
 import type { HubMetrics } from '../metrics/index.js';
 import type { StatusIntake } from '../regions/status.js';
@@ -29,4 +30,9 @@ export interface ApiDeps {
   endpointsStaleAfterMs?: number;
   /** Whether the hub can serve: NATS connected and the engine started. */
   ready: () => boolean;
+  /**
+   * The HTTP server to serve on, already listening (the hub's early listener, see listener.ts);
+   * without it `listen()` makes one.
+   */
+  serverFactory?: FastifyServerFactory;
 }

@@ -35,6 +35,7 @@ export const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'
 /** Builds the admin API. Tests drive it with `inject()`; `main.ts` calls `listen()`. */
 export function buildServer(deps: ApiDeps): FastifyInstance {
   const app: FastifyInstance = Fastify({
+    ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
     // Requests are counted and timed in /metrics; a log line each would drown the useful ones.
     logController: new LogController({ disableRequestLogging: true }),

@@ -41,6 +41,8 @@ class Engine implements SyncEngine {
   private readonly states = new Map<string, RegionState>();
   /** Changes were fed to the scoper since its last flush. */
   private dirty = false;
+  /** The config watch has delivered the config: `start` does not open another. */
+  private watching = false;
   /** Serialises flushes and snapshot publications: a region's chain is written by one task at a time. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
@@ -106,8 +108,12 @@ class Engine implements SyncEngine {
     });
   }
 
+  /** May be called again after it failed (the config watch could not start): it goes on from there. */
   async start(): Promise<void> {
-    await this.cache.start();
+    if (!this.watching) {
+      await this.cache.start();
+      this.watching = true;
+    }
     await this.enqueue(() => this.reconcileWithStream());
   }
 

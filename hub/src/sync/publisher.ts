@@ -14,6 +14,7 @@ import {
   JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
+  type MsgRequest,
 } from '@nats-io/jetstream';
 import type { OutgoingMessage } from './encoder.js';
 
@@ -72,45 +73,96 @@ export function createSyncPublisher(
     },
 
     async publish(region, messages, expectedSeq) {
+      const subject = syncSubject(region);
       let expected = expectedSeq;
       let firstSeq = 0;
       let bytes = 0;
       let duplicate = true;
-      for (const msg of messages) {
+      for (let i = 0; i < messages.length; i++) {
+        const msg = messages[i]!;
+        let ack: { seq: number; duplicate: boolean };
         try {
           // The envelope is in the body; the only headers are JetStream's own, for dedup and
           // per-subject optimistic concurrency.
-          const ack = await js.publish(syncSubject(region), msg.data, {
+          ack = await js.publish(subject, msg.data, {
             msgID: messageId(msg.meta),
             expect: { lastSubjectSequence: expected },
           });
-          if (firstSeq === 0) firstSeq = ack.seq;
-          duplicate &&= ack.duplicate;
-          bytes += msg.data.byteLength + headerBytes(expected);
-          expected = ack.seq;
         } catch (err) {
-          const code = err instanceof JetStreamApiError ? err.code : undefined;
-          if (code === JetStreamApiCodes.StreamWrongLastSequence) {
-            throw new FedmeshError(
-              ErrorCode.RevisionMismatch,
-              `another publisher advanced ${syncSubject(region)}`,
-              {
-                cause: err,
-              },
-            );
-          }
-          throw new FedmeshError(
-            ErrorCode.Unavailable,
-            `cannot publish to ${SYNC_STREAM}: ${(err as Error).message}`,
-            {
-              cause: err,
-            },
-          );
+          throw publishError(err, subject);
+        }
+        if (firstSeq === 0) firstSeq = ack.seq;
+        duplicate &&= ack.duplicate;
+        bytes += msg.data.byteLength + headerBytes(expected);
+        expected = ack.seq;
+        if (ack.duplicate) {
+          const skipped = await followEarlierCopy(jsm, subject, messages, i, ack.seq);
+          i += skipped.count;
+          expected = skipped.lastSeq;
         }
       }
       return { firstSeq, lastSeq: expected, bytes, duplicate };
     },
   };
+}
+
+/**
+ * A duplicate ack names the copy an earlier publication (this replica's, or another's, within the
+ * dedup window) put on the stream, at its own sequence. The next message, expecting that copy as
+ * the subject's last, is then refused whenever the subject went on past it: a clustered stream's
+ * leader checks the expected last sequence before it looks for duplicates (a single server looks
+ * first, so only a cluster showed it). That was every forced snapshot of a region whose head was
+ * the same multi-chunk snapshot: an agent's resync failed five times over, for as long as the
+ * version stood (issue 16). So the earlier copy is followed on the subject: while its next
+ * message is our next one, that is on the stream already and is not published again. Returns how
+ * many were, and the sequence of the last message of ours on the stream.
+ */
+async function followEarlierCopy(
+  jsm: JetStreamManager,
+  subject: string,
+  messages: readonly OutgoingMessage[],
+  at: number,
+  seq: number,
+): Promise<{ count: number; lastSeq: number }> {
+  let count = 0;
+  let lastSeq = seq;
+  for (let i = at + 1; i < messages.length; i++) {
+    const next = await jsm.streams
+      // `next_by_subj`: the subject's first message at or after `seq` (nats-server 2.9 and later).
+      .getMessage(SYNC_STREAM, { seq: lastSeq + 1, next_by_subj: subject } as unknown as MsgRequest)
+      .catch((err) => {
+        throw publishError(err, subject);
+      });
+    // Nothing after the copy: the earlier publication stopped there, and ours goes on from it.
+    if (!next) break;
+    if (next.header?.get('Nats-Msg-Id') !== messageId(messages[i]!.meta)) {
+      // Cut short, and the subject went on with something else: what follows cannot be chained
+      // to it. The caller reads the head and decides again.
+      throw new FedmeshError(
+        ErrorCode.RevisionMismatch,
+        `an earlier copy of this publication on ${subject} was cut short by another message`,
+      );
+    }
+    count++;
+    lastSeq = next.seq;
+  }
+  return { count, lastSeq };
+}
+
+function publishError(err: unknown, subject: string): FedmeshError {
+  const code = err instanceof JetStreamApiError ? err.code : undefined;
+  if (code === JetStreamApiCodes.StreamWrongLastSequence) {
+    return new FedmeshError(ErrorCode.RevisionMismatch, `another publisher advanced ${subject}`, {
+      cause: err,
+    });
+  }
+  return new FedmeshError(
+    ErrorCode.Unavailable,
+    `cannot publish to ${SYNC_STREAM}: ${(err as Error).message}`,
+    {
+      cause: err,
+    },
+  );
 }
 
 /** Not one of ours (garbage, or not signed by this hub): the chain is broken from here. */

@@ -58,10 +58,17 @@ class WatchCache implements ConfigWatchCache {
 
   constructor(private readonly deps: ConfigWatchCacheDeps) {}
 
+  /**
+   * Rejects when the watch ends before the config has been delivered (JetStream not answering,
+   * the stream leader gone): start-up retries it. It used to wait for a ready that never came.
+   * Calling it again after a rejection replays the config over what the failed attempt took.
+   */
   async start(): Promise<void> {
     let ready!: () => void;
-    const readyP = new Promise<void>((r) => {
-      ready = r;
+    let failed!: (err: Error) => void;
+    const readyP = new Promise<void>((resolve, reject) => {
+      ready = resolve;
+      failed = reject;
     });
     const changes = this.deps.store.watch({
       onReady: () => {
@@ -73,8 +80,10 @@ class WatchCache implements ConfigWatchCache {
     this.loop = (async () => {
       try {
         for await (const change of changes) this.take(change);
+        if (!this.ready) failed(new Error('the config watch ended before the config was delivered'));
       } catch (err) {
-        if (!this.abort.signal.aborted) {
+        if (!this.ready) failed(err as Error);
+        else if (!this.abort.signal.aborted) {
           this.deps.logger.child({ component: 'sync' }).error({ err }, 'config watch ended');
         }
       }
