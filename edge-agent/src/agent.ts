@@ -69,6 +69,8 @@ export interface AgentStatus {
     chunksSpooled: number;
     /** Chunked transfers resumed at the next chunk after an interruption. */
     resumes: number;
+    /** Pulls ended because the hub announced the chain ahead and they brought nothing. */
+    stalls: number;
     lastError: string | null;
   };
   /** The urgent lane: entries served ahead of the chain, and what became of them. */
@@ -165,6 +167,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<R
         lineBytesReceived: c?.lineBytesReceived ?? 0,
         chunksSpooled: c?.chunksSpooled ?? 0,
         resumes: c?.resumes ?? 0,
+        stalls: c?.stalls ?? 0,
         lastError: c?.lastError ?? null,
       },
       urgent: sync?.urgent() ?? {

@@ -14,6 +14,7 @@ import { untilDone } from './startup.js';
 import { createKvConfigStore } from './store/index.js';
 import { createSyncEngine, createSyncPublisher, ensureSyncStream, type SyncEngine } from './sync/index.js';
 import { announceKeys, loadHubKeys } from './sync/keys.js';
+import { createNudger } from './sync/nudge.js';
 import { serveResyncRequests } from './sync/resync.js';
 import { createUrgentLane } from './sync/urgent.js';
 
@@ -147,7 +148,16 @@ async function startOn(
   listener.waitingFor('the config watch and the region streams');
   await untilDone('config watch', startup, () => engine.start());
   status = createStatusIntake(nc, logger);
-  status.onReport((r) => engine.setAcceptedCodecs(r.region, r.acceptedCodecs));
+  const nudger = createNudger({
+    head: (region) => engine.stats(region)?.head,
+    publish: (region, body) => nc.publish(urgentSubject(region), body),
+    ...(keys ? { key: keys.current } : {}),
+    log: logger.child({ component: 'nudge' }),
+  });
+  status.onReport((r) => {
+    engine.setAcceptedCodecs(r.region, r.acceptedCodecs);
+    nudger.report(r).catch((err) => logger.warn({ err, region: r.region }, 'cannot nudge the agent'));
+  });
   const resync = serveResyncRequests(nc, engine, logger);
   // What agents discover, written through the API's one write path (audit, metrics).
   const uplink = serveEndpointReports(

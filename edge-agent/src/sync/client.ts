@@ -22,6 +22,7 @@ import { type ConsumerPosition, createConsumerPosition } from './position.js';
 import { createPullPacer, type PullPacer } from './pulls.js';
 import { createServeThrottle, type ServeThrottle } from './serve.js';
 import { type ChunkSpool, createChunkSpool } from './spool.js';
+import { createStallWatch, type StallWatch } from './stall.js';
 import {
   type LineStatus,
   type SyncClient,
@@ -36,6 +37,11 @@ export type { LineStatus, SyncClient, SyncClientDeps, SyncCounters } from './typ
 
 /** How often a backlog that is still there is weighed again against a catch-up. */
 const CATCH_UP_RECHECK_MS = 15_000;
+/**
+ * How long an open pull may bring nothing after the hub announced the chain ahead of the agent:
+ * the chain's message leaves the hub right after the urgent one, so seconds are plenty.
+ */
+const STALL_MS = 3_000;
 
 export function createSyncClient(deps: SyncClientDeps): SyncClient {
   return new Client(deps);
@@ -62,13 +68,21 @@ class Client implements SyncClient {
   private urgentSub: Subscription | undefined;
   /** Urgent messages are handled one at a time, in the order they arrive. */
   private urgentQueue: Promise<void> = Promise.resolve();
-  /** The connection came back: delivery starts again at the agent's own position. */
-  private reconnected = false;
+  /**
+   * Delivery starts again at the agent's own position before the next pull: the connection came
+   * back, or the stall watch ended a pull that brought nothing while the chain moved on.
+   */
+  private restartDelivery = false;
+  private readonly stall: StallWatch;
+  private stallTimer: NodeJS.Timeout | undefined;
+  /** A fetch is open: the agent waits for messages, not for its budget. */
+  private pullOpen = false;
 
   constructor(private readonly deps: SyncClientDeps) {
     const log = deps.logger.child({ component: 'sync' });
     this.log = log;
     this.clock = deps.clock ?? systemClock;
+    this.stall = createStallWatch(this.clock, STALL_MS);
     this.spool = createChunkSpool(deps.spoolDir);
     this.overlay = deps.urgentDir === undefined ? undefined : createUrgentOverlay(deps.urgentDir);
     // Proxies get the verified view with whatever the urgent lane put ahead of it on top.
@@ -191,7 +205,27 @@ class Client implements SyncClient {
     await this.position.restore();
     this.pacer.refreshBudget();
     this.watchConnection();
+    this.stallTimer = setInterval(() => this.checkStall(), 1_000);
+    this.stallTimer.unref();
     this.loop = this.run();
+  }
+
+  /** Ends the open pull when the stall watch says so (see stall.ts). */
+  private checkStall(): void {
+    if (this.stopped) return;
+    const stalled = this.stall.check({
+      held: this.intake.state().view.version,
+      pullOpen: this.pullOpen,
+      lineBytes: this.deps.nc.stats().inBytes,
+    });
+    if (!stalled) return;
+    this.stats.stalls++;
+    this.log.warn(
+      { stallMs: STALL_MS },
+      'the hub announced the chain ahead and the open pull brought nothing; pulling again from the agent position',
+    );
+    this.restartDelivery = true;
+    this.messages?.stop(new Error('the pull brought nothing while the chain moved on'));
   }
 
   /**
@@ -204,7 +238,7 @@ class Client implements SyncClient {
     (async () => {
       for await (const s of this.deps.nc.status()) {
         if (s.type !== 'reconnect' || this.stopped) continue;
-        this.reconnected = true;
+        this.restartDelivery = true;
         this.messages?.stop(new Error('NATS reconnected; pulling again from the agent position'));
       }
     })().catch(() => undefined);
@@ -212,6 +246,7 @@ class Client implements SyncClient {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.stallTimer);
     this.urgentSub?.unsubscribe();
     await this.urgentQueue;
     this.abort.abort();
@@ -237,7 +272,7 @@ class Client implements SyncClient {
         // Messages delivered to a broken connection come back only after the ack wait, behind
         // newer ones: start again from our own position rather than from the consumer's.
         this.position.detach();
-        this.reconnected = false;
+        this.restartDelivery = false;
         this.stats.lastError = (err as Error).message;
         this.log.warn({ err: (err as Error).message }, 'sync interrupted; retrying');
         await this.clock.sleep(backoff, this.abort.signal);
@@ -252,8 +287,8 @@ class Client implements SyncClient {
     while (!this.stopped) {
       const asked = await this.pacer.next();
       if (this.stopped) return;
-      if (this.reconnected) {
-        this.reconnected = false;
+      if (this.restartDelivery) {
+        this.restartDelivery = false;
         this.pacer.settle();
         this.position.detach();
         return;
@@ -265,6 +300,7 @@ class Client implements SyncClient {
         this.pacer.settle();
         throw err;
       }
+      this.pullOpen = true;
       this.messages = batch;
       let delivered = 0;
       let reset: IntakeOutcome = 'ok';
@@ -308,6 +344,8 @@ class Client implements SyncClient {
           throw err;
         }
         if (delivered === 0) this.pacer.nothingFitted(asked.bytes);
+      } finally {
+        this.pullOpen = false;
       }
       // Whatever run of deltas the pull brought is persisted and acknowledged before the next.
       await this.intake.flush();
@@ -345,6 +383,9 @@ class Client implements SyncClient {
       return;
     }
     const held = this.intake.state().view;
+    if (msg.toVersion > held.version) this.stall.announced(msg.toVersion, this.deps.nc.stats().inBytes);
+    // No entries: a nudge, only saying where the chain stands.
+    if (Object.keys(msg.entries).length === 0) return;
     if (!this.overlay!.accept(msg, held)) return;
     // Served first, persisted after: the chain behind it is the backup, and an fsync under a
     // busy journal is what the urgent lane must not wait for.
@@ -361,6 +402,7 @@ class Client implements SyncClient {
 
   /** Counts a message on the line; returns the tokens a pull needs to let one like it in. */
   private receive(m: JsMsg): number {
+    this.stall.delivered(this.deps.nc.stats().inBytes);
     const room = this.pacer.measure(m);
     this.queued = m.info.pending;
     this.pacer.charge();

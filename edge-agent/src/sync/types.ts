@@ -26,6 +26,8 @@ export interface SyncCounters {
   /** Chunks written to the spool, and chunked transfers picked up where a previous attempt stopped. */
   chunksSpooled: number;
   resumes: number;
+  /** Pulls ended by the stall watch: the hub announced the chain ahead and nothing came (stall.ts). */
+  stalls: number;
   /** Compressed and uncompressed bytes of the payloads decoded: their ratio is the compression ratio. */
   payloadBytes: number;
   rawBytes: number;
@@ -49,6 +51,7 @@ export function zeroCounters(): SyncCounters {
     rewinds: 0,
     chunksSpooled: 0,
     resumes: 0,
+    stalls: 0,
     payloadBytes: 0,
     rawBytes: 0,
     pacedWaitMs: 0,

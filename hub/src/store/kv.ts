@@ -153,13 +153,24 @@ class KvConfigStore implements ConfigStore {
     return out;
   }
 
+  /**
+   * From the start (no `afterRevision`) the watch first replays the last value of every key: the
+   * config. That replay is read from one replica, the one the server placed the watch's consumer
+   * on, and a replica that is rebuilding its store (a member restarted, catching up from a raft
+   * snapshot) has some keys and not others. The chaos suite saw a hub start on such a replay: a
+   * view missing most of its resources, published as the store's revision, next to the other
+   * replica's view of that revision (two hashes for one version). So the replay is held against
+   * the store: it is complete only when it has named as many keys as the stream has subjects
+   * (every key keeps its last message, a deleted one its tombstone); if the revision the store
+   * stood at is reached first, the watch fails, and the caller watches again.
+   */
   async *watch(opts: {
     afterRevision?: number;
     onReady?: () => void;
     signal?: AbortSignal;
   }): AsyncIterable<ConfigChange> {
-    const target = await this.revision();
     const after = opts.afterRevision ?? 0;
+    const { revision: target, keys } = await this.state();
     const it = await this.kv.watch(after > 0 ? { resumeFromRevision: after + 1 } : {});
     const abort = () => it.stop();
     opts.signal?.addEventListener('abort', abort, { once: true });
@@ -171,9 +182,19 @@ class KvConfigStore implements ConfigStore {
       }
     };
     if (target <= after) markReady();
+    const replayed = new Set<string>();
     try {
       for await (const e of it) {
         const change = toChange(e);
+        if (!ready && after === 0) {
+          replayed.add(e.key);
+          if (change.revision >= target && replayed.size < keys) {
+            throw new FedmeshError(
+              ErrorCode.Unavailable,
+              `the config watch replayed ${replayed.size} of the ${keys} keys the store holds by revision ${target}: it reads a replica that is not current`,
+            );
+          }
+        }
         yield change;
         if (change.revision >= target) markReady();
       }
@@ -184,10 +205,15 @@ class KvConfigStore implements ConfigStore {
   }
 
   async revision(): Promise<number> {
+    return (await this.state()).revision;
+  }
+
+  /** The last revision, and how many keys (subjects) the bucket's stream holds, as its leader says. */
+  private async state(): Promise<{ revision: number; keys: number }> {
     const si = await this.jsm.streams.info(this.streamName).catch((err) => {
       throw unavailable(err);
     });
-    return si.state.last_seq;
+    return { revision: si.state.last_seq, keys: si.state.num_subjects ?? 0 };
   }
 
   /** Whether any key matches, so that a replay which would never yield can be skipped. */
