@@ -72,7 +72,9 @@ describe('local first: registered endpoints are served at once', () => {
           labels: { version: 'v1' },
           check: { grpc: true },
           interval: '200ms',
-          timeout: '150ms',
+          // A failing backend answers NOT_SERVING at once; the timeout only has to outlast a busy
+          // machine's slowest healthy answer (150 ms made healthy backends flap at load 8).
+          timeout: '1s',
           fall: 1,
         }),
       });
