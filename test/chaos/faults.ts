@@ -225,8 +225,21 @@ async function inject(
       if (byItself) note += '; recovered by itself';
       else {
         await server.restart();
-        await clusterHealthy(world);
-        note += '; the cluster recovered only once the member was restarted';
+        const afterRestart = await clusterHealthy(world, 30_000).then(
+          () => true,
+          () => false,
+        );
+        if (afterRestart) note += '; the cluster recovered only once the member was restarted';
+        else {
+          // Some writes of the member failed half-way: its replicas do not catch up. What an
+          // operator does then: a new disk, the member re-synced from its peers.
+          await server.stop();
+          tmpfs.wipe();
+          await server.restart();
+          await clusterHealthy(world);
+          note +=
+            "; the member's replicas did not catch up after a restart: its store was wiped and re-synced";
+        }
       }
       return { target: server.name, note };
     }

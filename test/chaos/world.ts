@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -51,6 +51,8 @@ export interface Tmpfs {
   /** Fills the file system (a filler file) and returns its size. */
   fill(): number;
   unfill(): void;
+  /** Empties the store (the member must be stopped): a new disk. */
+  wipe(): void;
 }
 
 export interface AgentProc extends ManagedProcess {
@@ -269,6 +271,9 @@ function mountTmpfs(path: string): Tmpfs | string {
       return Number(execFileSync('stat', ['-c', '%s', filler], { encoding: 'utf8' }).trim());
     },
     unfill: () => rmSync(filler, { force: true }),
+    wipe: () => {
+      for (const f of readdirSync(path)) rmSync(join(path, f), { recursive: true, force: true });
+    },
   };
 }
 
