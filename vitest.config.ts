@@ -7,9 +7,10 @@ import { defineConfig } from 'vitest/config';
  *  - `exclusive`: tests that need the machine to themselves, one file at a time, after the rest:
  *    network namespaces and tc shaping, and the bandwidth suites, whose pacing and memory
  *    figures mean nothing while another file takes the CPU. Beside other files, the shaped-link
- *    set-up's bulk apply competed with the 20 MB apply of the resume test for two cores.
+ *    set-up's bulk apply competed with the 20 MB apply of the resume test for two cores. And
+ *    the chaos suite: four nats-servers, two hubs, three agents and a churn driver at once.
  */
-const EXCLUSIVE = ['test/bandwidth/**/*.test.ts'];
+const EXCLUSIVE = ['test/bandwidth/**/*.test.ts', 'test/chaos/**/*.test.ts'];
 
 const shared = {
   // Integration tests start real nats-servers and processes. Generous bounds: they catch a hang,

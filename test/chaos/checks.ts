@@ -4,9 +4,11 @@
  *  2. every region's agent holds the hub's view (same hash at both hubs and at the agent);
  *  3. no (region, version) on the sync stream carries two hashes ("one version, one view").
  */
+
+import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { canonicalJson, decodeBody, type Resource, SYNC_STREAM } from '@fedmesh/shared';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { CONFIG_BUCKET, canonicalJson, decodeBody, type Resource, SYNC_STREAM } from '@fedmesh/shared';
+import { type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { Content, KeyLedger } from './churn.js';
 
@@ -64,6 +66,8 @@ export interface Convergence {
   ms: number | undefined;
   /** When they all agreed (ms since the epoch). */
   at: number | undefined;
+  /** Per region, when it first agreed (ms since the epoch). */
+  regionAt: Record<string, number>;
   /** Per region, what was seen last: hub hashes and the agent's. */
   last: Record<string, { hubs: (string | undefined)[]; agent: string | undefined }>;
 }
@@ -76,6 +80,7 @@ export async function waitForConvergence(
 ): Promise<Convergence> {
   const started = Date.now();
   const last: Convergence['last'] = {};
+  const regionAt: Record<string, number> = {};
   const get = async (url: string): Promise<string | undefined> => {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
@@ -91,13 +96,15 @@ export async function waitForConvergence(
         const hubs = await Promise.all(hubUrls.map((h) => get(`${h}/v1/regions/${a.region}/view`)));
         const agent = await get(`${a.statusUrl}/status`);
         last[a.region] = { hubs, agent };
-        return agent !== undefined && hubs.every((h) => h === agent);
+        const agrees = agent !== undefined && hubs.every((h) => h === agent);
+        if (agrees) regionAt[a.region] ??= Date.now();
+        return agrees;
       }),
     );
-    if (rows.every(Boolean)) return { ms: Date.now() - started, at: Date.now(), last };
+    if (rows.every(Boolean)) return { ms: Date.now() - started, at: Date.now(), regionAt, last };
     await sleep(100);
   }
-  return { ms: undefined, at: undefined, last };
+  return { ms: undefined, at: undefined, regionAt, last };
 }
 
 export interface StreamVersions {
@@ -134,6 +141,45 @@ export async function versionsWithTwoHashes(natsUrls: readonly string[]): Promis
     }
     const twoHashes = [...hashes].filter(([, h]) => h.size > 1).map(([k, h]) => `${k} ${[...h].join(' ')}`);
     return { messages, twoHashes };
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * For a run that found a version with two hashes: every message of the config KV and of the
+ * sync stream, decoded, in one JSON file, to replay offline which view was the right one.
+ */
+export async function dumpStreams(natsUrls: readonly string[], file: string): Promise<void> {
+  const nc = await connect({ servers: [...natsUrls], timeout: 5_000 });
+  try {
+    const js = jetstream(nc);
+    const read = async (stream: string, each: (m: JsMsg) => Promise<unknown>) => {
+      const out: unknown[] = [];
+      const consumer = await js.consumers.get(stream, {});
+      const iter = await consumer.consume({ max_messages: 500 });
+      const deadline = setTimeout(() => iter.stop(), 120_000);
+      try {
+        for await (const m of iter) {
+          out.push({ seq: m.seq, subject: m.subject, ...((await each(m)) as object) });
+          if (m.info.pending === 0) break;
+        }
+      } finally {
+        clearTimeout(deadline);
+        iter.stop();
+      }
+      return out;
+    };
+    const kv = await read(`KV_${CONFIG_BUCKET}`, async (m) => ({
+      op: m.headers?.get('KV-Operation') || 'PUT',
+      ...(m.data.length ? { value: m.json() } : {}),
+    }));
+    const sync = await read(SYNC_STREAM, async (m) => {
+      const region = m.subject.split('.').at(-1)!;
+      const { meta, payload } = decodeBody(region, m.data);
+      return { meta, payload: Buffer.from(payload).toString('base64') };
+    });
+    writeFileSync(file, JSON.stringify({ kv, sync }));
   } finally {
     await nc.close();
   }

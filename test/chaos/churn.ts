@@ -36,6 +36,8 @@ export interface ChurnStats {
   acknowledged: number;
   /** Answers that say the precondition failed (412, 409, 404): a write that did not happen. */
   refused: number;
+  /** The same, by status code. */
+  refusedBy: Record<string, number>;
   /** Timeouts, connection errors, 5xx: the outcome is unknown. */
   unknown: number;
   /** Other 4xx answers: the driver's own mistakes, which a run should never have. */
@@ -130,6 +132,7 @@ export function startChurn(opts: ChurnOptions): Churn {
     attempted: 0,
     acknowledged: 0,
     refused: 0,
+    refusedBy: {},
     unknown: 0,
     invalid: 0,
     byHub: opts.hubUrls.map(() => 0),
@@ -213,6 +216,7 @@ export function startChurn(opts: ChurnOptions): Churn {
     if (res && (res.status === 412 || res.status === 409 || res.status === 404)) {
       // Not written; the key is not where this lane thought (a write in doubt did land).
       stats.refused++;
+      stats.refusedBy[res.status] = (stats.refusedBy[res.status] ?? 0) + 1;
       k.doubt = true;
       return;
     }

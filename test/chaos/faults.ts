@@ -4,6 +4,8 @@
  * restarted member must report itself healthy (caught up with its streams) before the next
  * fault, or killing another would take a stream's quorum with it.
  */
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -25,6 +27,11 @@ export const FaultKind = {
   /** kill -9 of the leaf node in front of the leaf region's agent, restarted. */
   LeafKill: 'leaf-kill',
   /**
+   * The leaf region's agent starts afresh (kill -9, its state dir emptied: a new machine), and
+   * its leaf node is killed while the first snapshot is on its way (chunks spooled, not all).
+   */
+  LeafKillMidSnapshot: 'leaf-kill-mid-snapshot',
+  /**
    * The tmpfs under one member's store filled to the last byte, then emptied. (No read-only
    * variant: the kernel refuses `remount,ro` while nats-server holds its files open for writing,
    * and a server started on a read-only store exits at once, which is a nats-kill.)
@@ -40,6 +47,7 @@ const WEIGHTS: Record<FaultKind, number> = {
   'nats-kill': 3,
   'hub-start-nats-down': 1,
   'leaf-kill': 2,
+  'leaf-kill-mid-snapshot': 1,
   'disk-full': 1,
 };
 
@@ -54,6 +62,8 @@ export interface FaultRecord {
 
 export interface FaultLoopOptions {
   faults: number;
+  /** Only these kinds (default: all the world supports). */
+  kinds?: readonly FaultKind[];
   random: () => number;
   /** How long a paused hub stays stopped; longer than the cluster's 2 × 2 s ping. */
   pauseMs: number;
@@ -73,7 +83,9 @@ export interface FaultLoopResult {
 }
 
 export async function runFaults(world: ChaosWorld, opts: FaultLoopOptions): Promise<FaultLoopResult> {
-  const kinds = (Object.keys(WEIGHTS) as FaultKind[]).filter((k) => world.tmpfs || k !== FaultKind.DiskFull);
+  const kinds = (Object.keys(WEIGHTS) as FaultKind[]).filter(
+    (k) => (world.tmpfs || k !== FaultKind.DiskFull) && (!opts.kinds || opts.kinds.includes(k)),
+  );
   const between = ([lo, hi]: [number, number]) => lo + Math.floor(opts.random() * (hi - lo));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(opts.random() * xs.length)]!;
   // Every kind once, in a random order, then by weight: a short run still sees each of them.
@@ -182,6 +194,22 @@ async function inject(
       await waitForJetStream(world.leaf.url, { domain: 'hub', timeoutMs: 60_000 });
       return { target: `leaf ${LEAF_REGION}` };
     }
+    case FaultKind.LeafKillMidSnapshot: {
+      const agent = world.agents.find((a) => a.region === LEAF_REGION)!;
+      await agent.kill9();
+      for (const f of readdirSync(agent.stateDir))
+        rmSync(join(agent.stateDir, f), { recursive: true, force: true });
+      await agent.start();
+      const mid = await spooling(agent.url, 15_000);
+      await world.leaf.kill();
+      await sleep(between([500, 1_500]));
+      await world.leaf.restart();
+      await waitForJetStream(world.leaf.url, { domain: 'hub', timeoutMs: 60_000 });
+      return {
+        target: `leaf ${LEAF_REGION}`,
+        note: mid ? `killed with ${mid} of the snapshot spooled` : 'the snapshot was not seen in flight',
+      };
+    }
     case FaultKind.DiskFull: {
       const tmpfs = world.tmpfs!;
       const server = world.cluster.servers[tmpfs.member]!;
@@ -197,12 +225,43 @@ async function inject(
       if (byItself) note += '; recovered by itself';
       else {
         await server.restart();
-        await clusterHealthy(world);
-        note += '; the cluster recovered only once the member was restarted';
+        const afterRestart = await clusterHealthy(world, 30_000).then(
+          () => true,
+          () => false,
+        );
+        if (afterRestart) note += '; the cluster recovered only once the member was restarted';
+        else {
+          // Some writes of the member failed half-way: its replicas do not catch up. What an
+          // operator does then: a new disk, the member re-synced from its peers.
+          await server.stop();
+          tmpfs.wipe();
+          await server.restart();
+          await clusterHealthy(world);
+          note +=
+            "; the member's replicas did not catch up after a restart: its store was wiped and re-synced";
+        }
       }
       return { target: server.name, note };
     }
   }
+}
+
+/** Waits until the agent is part-way through a chunked transfer; `chunks/count`, or undefined. */
+async function spooling(statusUrl: string, timeoutMs: number): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${statusUrl}/status`, { signal: AbortSignal.timeout(2_000) });
+      const { line } = (await res.json()) as { line?: { spool?: { chunks: number; count: number } | null } };
+      const spool = line?.spool;
+      if (spool && spool.chunks > 0 && spool.chunks < spool.count)
+        return `${spool.chunks}/${spool.count} chunks`;
+    } catch {
+      // starting
+    }
+    await sleep(50);
+  }
+  return undefined;
 }
 
 /** A supervised process that died while starting is being restarted: wait for that too. */

@@ -4,7 +4,14 @@
  * run in `npm test` (chaos.test.ts).
  */
 import { loadavg } from 'node:os';
-import { findLostWrites, type LostWrites, versionsWithTwoHashes, waitForConvergence } from './checks.js';
+import { join } from 'node:path';
+import {
+  dumpStreams,
+  findLostWrites,
+  type LostWrites,
+  versionsWithTwoHashes,
+  waitForConvergence,
+} from './checks.js';
 import { type ChurnStats, startChurn } from './churn.js';
 import { type FaultKind, type FaultRecord, runFaults } from './faults.js';
 import type { OwnExit } from './procs.js';
@@ -12,6 +19,8 @@ import { startChaosWorld } from './world.js';
 
 export interface ChaosOptions {
   faults: number;
+  /** Only these kinds of fault. */
+  kinds?: readonly FaultKind[];
   seed: number;
   /** How long a paused hub stays stopped. */
   pauseMs?: number;
@@ -35,7 +44,11 @@ export interface ChaosReport {
   store: LostWrites;
   /** From the last heal until every agent held the hub's view; undefined: never within the bound. */
   convergedAfterMs: number | undefined;
+  /** The same, per region. */
+  regionConvergedAfterMs: Record<string, number>;
   convergence: Awaited<ReturnType<typeof waitForConvergence>>['last'];
+  /** What each agent's sync did over the run (its counters since its last start). */
+  agentSync: Record<string, AgentCounters | { error: string }>;
   /** When they did not converge: every agent's /status and every hub's region summary. */
   diagnostics?: Record<string, unknown>;
   stream: { messages: number; twoHashes: string[] };
@@ -82,6 +95,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     try {
       result = await runFaults(world, {
         faults: opts.faults,
+        ...(opts.kinds ? { kinds: opts.kinds } : {}),
         random,
         pauseMs: opts.pauseMs ?? 10_000,
         gapMs: opts.gapMs ?? [1_000, 2_500],
@@ -92,8 +106,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     }
     const converged = await waitForConvergence(hubUrls, probes, opts.convergeTimeoutMs ?? 60_000);
     const convergedAfterMs = converged.at === undefined ? undefined : converged.at - result.lastHealAt;
+    const regionConvergedAfterMs = Object.fromEntries(
+      Object.entries(converged.regionAt).map(([r, at]) => [r, at - result.lastHealAt]),
+    );
     log(`chaos: converged ${convergedAfterMs ?? 'never'} ms after the last heal`);
     const diagnostics = converged.at === undefined ? await diagnose(hubUrls, probes) : undefined;
+    const agentSync = await agentCounters(probes);
     // A check that cannot run (a cluster that never healed) is a failed run, with its reason.
     const store = await findLostWrites(hubUrls[0]!, churn.ledger()).catch(
       (err): LostWrites => ({
@@ -106,6 +124,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       messages: 0,
       twoHashes: [`cannot read the stream: ${(err as Error).message}`],
     }));
+    if (stream.twoHashes.length > 0 && opts.logDir) {
+      await dumpStreams(world.cluster.urls, join(opts.logDir, 'streams.json')).catch((err) =>
+        log(`chaos: cannot dump the streams: ${(err as Error).message}`),
+      );
+    }
     const faultsByKind: ChaosReport['faultsByKind'] = {};
     for (const r of result.records) faultsByKind[r.kind] = (faultsByKind[r.kind] ?? 0) + 1;
     return {
@@ -116,8 +139,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       churn: churn.stats,
       store,
       convergedAfterMs,
+      regionConvergedAfterMs,
       convergence: converged.last,
       ...(diagnostics ? { diagnostics } : {}),
+      agentSync,
       stream,
       hubOwnExits: world.hubs.flatMap((h) => h.ownExits),
       agentOwnExits: world.agents.flatMap((a) => a.ownExits),
@@ -139,14 +164,58 @@ export function summarize(r: ChaosReport): string {
   return [
     `seed ${r.seed}; ${r.faults.length} faults: ${kinds}`,
     ...(r.healFailure ? [`HEAL FAILED: ${r.healFailure}`] : []),
-    `writes: ${r.churn.attempted} attempted, ${r.churn.acknowledged} acknowledged (hub-a ${r.churn.byHub[0]}, hub-b ${r.churn.byHub[1]}), ${r.churn.refused} refused by a precondition, ${r.churn.unknown} without an answer, ${r.churn.invalid} invalid`,
+    `writes: ${r.churn.attempted} attempted, ${r.churn.acknowledged} acknowledged (hub-a ${r.churn.byHub[0]}, hub-b ${r.churn.byHub[1]}), ${r.churn.refused} refused by a precondition${
+      r.churn.refused
+        ? ` (${Object.entries(r.churn.refusedBy)
+            .map(([c, n]) => `${n} x ${c}`)
+            .join(', ')})`
+        : ''
+    }, ${r.churn.unknown} without an answer, ${r.churn.invalid} invalid`,
     `store: ${r.store.checked} keys checked, ${r.store.lost.length} lost acknowledged writes, ${r.store.landedInDoubt} keys hold a write whose answer was lost`,
-    `convergence: ${r.convergedAfterMs === undefined ? 'NOT converged' : `${(r.convergedAfterMs / 1000).toFixed(1)} s`} after the last heal`,
+    `convergence: ${r.convergedAfterMs === undefined ? 'NOT converged' : `${(r.convergedAfterMs / 1000).toFixed(1)} s`} after the last heal (${Object.entries(
+      r.regionConvergedAfterMs,
+    )
+      .map(([region, ms]) => `${region} ${(ms / 1000).toFixed(1)} s`)
+      .join(', ')})`,
     `stream: ${r.stream.messages} messages, ${r.stream.twoHashes.length} (region, version) pairs with two hashes`,
     `exits on their own: hubs ${r.hubOwnExits.length}, agents ${r.agentOwnExits.length}`,
+    `agents since their last start: ${Object.entries(r.agentSync)
+      .map(
+        ([region, c]) =>
+          `${region} ${'error' in c ? c.error : `applied ${c.applied}, rejected ${c.rejected}, resyncs ${c.resyncs}, resumed transfers ${c.resumes}, catch-ups ${c.catchUps}`}`,
+      )
+      .join('; ')}`,
     ...(r.tmpfsSkipped ? [`disk faults skipped: ${r.tmpfsSkipped}`] : []),
     `load average: ${la(r.loadavg.start)} at the start, ${la(r.loadavg.end)} at the end; ${(r.durationMs / 1000).toFixed(0)} s in all`,
   ].join('\n');
+}
+
+export interface AgentCounters {
+  applied: number;
+  rejected: number;
+  resyncs: number;
+  resumes: number;
+  catchUps: number;
+}
+
+async function agentCounters(
+  probes: readonly { region: string; statusUrl: string }[],
+): Promise<ChaosReport['agentSync']> {
+  const out: ChaosReport['agentSync'] = {};
+  for (const p of probes) {
+    try {
+      const s = (await (
+        await fetch(`${p.statusUrl}/status`, { signal: AbortSignal.timeout(3_000) })
+      ).json()) as {
+        sync: AgentCounters;
+      };
+      const { applied, rejected, resyncs, resumes, catchUps } = s.sync;
+      out[p.region] = { applied, rejected, resyncs, resumes, catchUps };
+    } catch (err) {
+      out[p.region] = { error: (err as Error).message };
+    }
+  }
+  return out;
 }
 
 /** What each side says of each region, for a run that did not converge. */

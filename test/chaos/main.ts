@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { FaultKind } from './faults.js';
 import { runChaos, summarize } from './index.js';
 
 const { values } = parseArgs({
@@ -16,12 +17,13 @@ const { values } = parseArgs({
     'log-level': { type: 'string' },
     'no-tmpfs': { type: 'boolean', default: false },
     report: { type: 'string' },
+    kinds: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'npm run chaos -- [--faults N (100)] [--seed S (random)] [--pause-ms MS (10000)] [--log-dir DIR] [--log-level warn|info|debug] [--no-tmpfs] [--report FILE]',
+    'npm run chaos -- [--faults N (100)] [--seed S (random)] [--pause-ms MS (10000)] [--kinds hub-kill,nats-kill,...] [--log-dir DIR] [--log-level warn|info|debug] [--no-tmpfs] [--report FILE]',
   );
   process.exit(0);
 }
@@ -36,6 +38,7 @@ const report = await runChaos({
   faults,
   seed,
   pauseMs: Number(values['pause-ms']),
+  ...(values.kinds ? { kinds: values.kinds.split(',') as FaultKind[] } : {}),
   tmpfs: !values['no-tmpfs'],
   ...(values['log-dir'] ? { logDir: values['log-dir'] } : {}),
   ...(values['log-level'] ? { logLevel: values['log-level'] } : {}),
@@ -56,6 +59,8 @@ if (report.convergedAfterMs === undefined) {
 if (values.report) writeFileSync(values.report, `${JSON.stringify(report, null, 2)}\n`);
 const failed =
   report.healFailure !== undefined ||
+  report.hubOwnExits.length > 0 ||
+  report.agentOwnExits.length > 0 ||
   report.store.lost.length > 0 ||
   report.stream.twoHashes.length > 0 ||
   report.convergedAfterMs === undefined ||

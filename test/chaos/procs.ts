@@ -5,7 +5,8 @@
  * counts that exit: a process that dies without being told to is a finding, not noise.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +33,8 @@ export interface ManagedProcess {
   readonly url: string;
   running(): boolean;
   paused(): boolean;
+  /** The running process's pid (for /proc). */
+  pid(): number | undefined;
   /** Spawn and wait until it answers `ready` (start-up may take long when NATS does). */
   start(): Promise<void>;
   /** SIGKILL, as in a crash, and wait for the exit. */
@@ -185,6 +188,7 @@ export function createManagedProcess(spec: ProcessSpec): ManagedProcess {
     ownExits,
     running: () => child !== undefined,
     paused: () => isPaused,
+    pid: () => child?.pid,
     start: async () => {
       await restarting;
       if (child) return;
@@ -209,4 +213,36 @@ export function createManagedProcess(spec: ProcessSpec): ManagedProcess {
     waitReady,
     output: () => log,
   };
+}
+
+/**
+ * A free port for a process that is restarted on it, from below the kernel's ephemeral range
+ * (32768 and up on Linux): a port from `listen(0)` comes from that range, and once the process
+ * is killed, any outgoing connection on the machine may get it as its local port, so the restart
+ * fails with EADDRINUSE (seen: an agent's xDS port taken while it was down).
+ */
+export async function stablePort(): Promise<number> {
+  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  const top = Math.min(low ?? 32768, 32768);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * (top - 20000));
+    // Callers ask for many at once (a storm of agents): no port is handed out twice.
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port below the ephemeral range');
+}
+
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }

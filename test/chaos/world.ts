@@ -6,12 +6,12 @@
  * small tmpfs mounted here, so a fault can fill it.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Resource, sampleMesh } from '@fedmesh/shared';
-import { freePort } from '../support/fedmesh.js';
+import { API_VERSION, type Resource, sampleMesh } from '@fedmesh/shared';
 import {
   type NatsCluster,
   type NatsServerHandle,
@@ -20,11 +20,13 @@ import {
   waitForJetStream,
 } from '../support/nats.js';
 import { extraEndpoints } from './churn.js';
-import { createManagedProcess, type ManagedProcess } from './procs.js';
+import { createManagedProcess, type ManagedProcess, stablePort } from './procs.js';
 
 /** The sample mesh's regions; the last one sits behind a leaf node. */
 export const REGIONS = ['eu-west', 'us-east', 'ap-south'] as const;
 export const LEAF_REGION = 'ap-south';
+/** The leaf region's agent's --budget: its Region says 128 KiB/s, the agent lowers it. */
+export const LEAF_BUDGET = '16KiB/s';
 
 /**
  * The cluster drops a client that has not answered two pings two seconds apart, so a hub paused
@@ -49,6 +51,8 @@ export interface Tmpfs {
   /** Fills the file system (a filler file) and returns its size. */
   fill(): number;
   unfill(): void;
+  /** Empties the store (the member must be stopped): a new disk. */
+  wipe(): void;
 }
 
 export interface AgentProc extends ManagedProcess {
@@ -125,7 +129,7 @@ export async function startChaosWorld(opts: ChaosWorldOptions = {}): Promise<Cha
     const log = (name: string) => (opts.logDir ? join(opts.logDir, `${name}.log`) : undefined);
     const hubs: ManagedProcess[] = [];
     for (const name of ['hub-a', 'hub-b']) {
-      const port = await freePort();
+      const port = await stablePort();
       const logFile = log(name);
       hubs.push(
         createManagedProcess({
@@ -135,6 +139,8 @@ export async function startChaosWorld(opts: ChaosWorldOptions = {}): Promise<Cha
             ...['--nats', natsList, '--listen', `127.0.0.1:${port}`, '--replicas', '3'],
             ...['--debounce', '20ms', '--max-wait', '200ms', '--log-level', opts.logLevel ?? 'warn'],
             ...['--signing-key', join(dir, 'hub.pem')],
+            // Snapshots of several chunks, so that faults land in the middle of one.
+            ...['--chunk-size', '1KiB'],
           ],
           url: `http://127.0.0.1:${port}`,
           readyPath: '/readyz',
@@ -151,14 +157,18 @@ export async function startChaosWorld(opts: ChaosWorldOptions = {}): Promise<Cha
       ...sampleMesh().filter((r) => r.kind === 'ServiceEndpoints'),
       ...extraEndpoints(REGIONS),
     ];
-    const setup = [...sampleMesh().filter((r) => r.kind !== 'ServiceEndpoints'), ...endpoints];
+    const setup = [
+      ...sampleMesh().filter((r) => r.kind !== 'ServiceEndpoints'),
+      ...endpoints,
+      ...bulkForLeafRegion(),
+    ];
     for (const r of setup) await put(hubs[0]!.url, r);
 
     const agents: AgentProc[] = [];
     for (const region of REGIONS) {
       const stateDir = join(dir, `agent-${region}`);
       mkdirSync(stateDir);
-      const [status, xds] = [await freePort(), await freePort()];
+      const [status, xds] = [await stablePort(), await stablePort()];
       const behindLeaf = region === LEAF_REGION;
       const logFile = log(`agent-${region}`);
       const proc = createManagedProcess({
@@ -168,7 +178,8 @@ export async function startChaosWorld(opts: ChaosWorldOptions = {}): Promise<Cha
           ...['--region', region, '--nats', behindLeaf ? leaf.url : natsList, '--state-dir', stateDir],
           ...['--xds-listen', `127.0.0.1:${xds}`, '--status-listen', `127.0.0.1:${status}`],
           ...['--heartbeat', '1s', '--log-level', opts.logLevel ?? 'warn'],
-          ...(behindLeaf ? ['--hub-domain', 'hub'] : []),
+          // A slow line behind the leaf: a fresh snapshot takes seconds, time for a fault to land in it.
+          ...(behindLeaf ? ['--hub-domain', 'hub', '--budget', LEAF_BUDGET] : []),
         ],
         url: `http://127.0.0.1:${status}`,
         readyPath: '/status',
@@ -183,6 +194,38 @@ export async function startChaosWorld(opts: ChaosWorldOptions = {}): Promise<Cha
     await close();
     throw err;
   }
+}
+
+/**
+ * A service with 600 endpoints in the leaf region, labelled so that they compress poorly: its
+ * snapshots run to about ten 1 KiB chunks, two to three seconds at the leaf agent's budget, long
+ * enough for a leaf-node restart or an agent kill to land in the middle of one. The churn leaves
+ * it alone.
+ */
+function bulkForLeafRegion(): Resource[] {
+  const meta = (name: string) => ({ name, namespace: 'shop' });
+  return [
+    {
+      apiVersion: API_VERSION,
+      kind: 'Service',
+      metadata: meta('catalog'),
+      spec: { ports: [{ name: 'http', port: 8080, protocol: 'http' }] },
+    },
+    {
+      apiVersion: API_VERSION,
+      kind: 'ServiceEndpoints',
+      metadata: meta(`catalog-${LEAF_REGION}`),
+      spec: {
+        service: 'catalog',
+        region: LEAF_REGION,
+        endpoints: Array.from({ length: 1000 }, (_, i) => ({
+          address: `10.3.${i >> 8}.${i & 255}`,
+          port: 8080,
+          labels: { pod: createHash('sha256').update(String(i)).digest('hex').slice(0, 24) },
+        })),
+      },
+    },
+  ] as Resource[];
 }
 
 async function put(hubUrl: string, r: Resource): Promise<void> {
@@ -228,6 +271,9 @@ function mountTmpfs(path: string): Tmpfs | string {
       return Number(execFileSync('stat', ['-c', '%s', filler], { encoding: 'utf8' }).trim());
     },
     unfill: () => rmSync(filler, { force: true }),
+    wipe: () => {
+      for (const f of readdirSync(path)) rmSync(join(path, f), { recursive: true, force: true });
+    },
   };
 }
 

@@ -15,7 +15,7 @@
  * throw, since they need processes on this host's loopback.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -473,29 +473,47 @@ async function retryOnPortClash<T>(start: () => Promise<T>, attempts: number): P
 }
 
 /**
- * Ports the kernel calls free right now. All are held open together so one call never returns the
- * same port twice; another process may still take one before nats-server binds it, hence the retries.
+ * Ports free right now, from below the kernel's ephemeral range (32768 and up on Linux). A port
+ * from `listen(0)` comes from that range, and a server restarted on its ports (`restart`) found
+ * them taken when an outgoing connection on the machine had been given one as its local port
+ * meanwhile. All are held open together so one call never returns the same port twice; another
+ * process may still take one before nats-server binds it, hence the retries.
  */
 async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
+  const servers: ReturnType<typeof createServer>[] = [];
+  const ports: number[] = [];
   try {
-    return await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<number>((resolvePort, reject) => {
-            server.once('error', reject);
-            server.listen(0, '127.0.0.1', () => {
-              const address = server.address();
-              if (address && typeof address === 'object') resolvePort(address.port);
-              else reject(new Error('no port assigned'));
-            });
-          }),
-      ),
-    );
+    for (let attempt = 0; ports.length < count; attempt++) {
+      const server = createServer();
+      const port = attempt < 200 ? 20_000 + Math.floor(Math.random() * (EPHEMERAL_LOW - 20_000)) : 0;
+      const bound = await new Promise<number | undefined>((resolvePort) => {
+        server.once('error', () => resolvePort(undefined));
+        server.listen(port, '127.0.0.1', () => {
+          const address = server.address();
+          resolvePort(address && typeof address === 'object' ? address.port : undefined);
+        });
+      });
+      if (bound === undefined) continue;
+      servers.push(server);
+      ports.push(bound);
+    }
+    return ports;
   } finally {
     await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
   }
 }
+
+/** Where Linux starts handing out ports for outgoing connections (the usual default if unreadable). */
+const EPHEMERAL_LOW = (() => {
+  try {
+    return Math.min(
+      32_768,
+      Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]),
+    );
+  } catch {
+    return 32_768;
+  }
+})();
 
 // ---------------------------------------------------------------------------------------------
 // Process bookkeeping: no nats-server, and no temp dir, may outlive the test process.
