@@ -70,27 +70,32 @@ describe('an agent whose consumer leader dies', () => {
     const home = cluster.servers[0]!;
     agent = await startTestAgent(home.url, 'eu-west');
     await waitConverged(hub.url, agent.statusUrl, 'eu-west', 60_000);
-    let leader = await consumerLeader(cluster.urls, 'eu-west');
+    // Right after a step-down the consumer has no leader for a moment: ask until it names one.
+    const leaderNow = () =>
+      waitFor(() => consumerLeader(cluster!.urls, 'eu-west'), {
+        what: 'the agent consumer to have a leader',
+      });
+    let leader = await leaderNow();
     for (let i = 0; leader === home.name && i < 10; i++) {
       await stepDown(cluster.urls, 'eu-west');
       await sleep(500);
-      leader = await consumerLeader(cluster.urls, 'eu-west');
+      leader = await leaderNow();
     }
     const victim = cluster.servers.find((s) => s.name === leader);
     expect(victim, `consumer leader ${leader}`).toBeDefined();
     expect(victim).not.toBe(home);
 
-    // The chain keeps moving while its pull dies: a write every 100 ms.
+    // The chain keeps moving while its pull dies: a write every 100 ms. Writes refused while the
+    // cluster elects leaders (503) are counted, not fatal: the writer goes on.
     let writing = true;
     let n = 0;
+    let refused = 0;
     const writer = (async () => {
       while (writing) {
-        await api.put(
-          'ServiceEndpoints',
-          'shop',
-          'frontend-eu-west',
-          eps('frontend', 'eu-west', 1 + (++n % 5)),
-        );
+        const res = await api
+          .put('ServiceEndpoints', 'shop', 'frontend-eu-west', eps('frontend', 'eu-west', 1 + (++n % 5)))
+          .catch(() => ({ status: 0 }));
+        if (res.status !== 200 && res.status !== 201) refused++;
         await sleep(100);
       }
     })();
@@ -104,6 +109,12 @@ describe('an agent whose consumer leader dies', () => {
     await waitFor(() => agent!.status().version > before + 5, {
       what: 'the agent to apply new versions after its consumer leader died',
       timeoutMs: 45_000,
+    }).catch(async (err) => {
+      const hubView = await api.view('eu-west').catch(() => undefined);
+      writing = false;
+      throw new Error(
+        `${(err as Error).message}: agent at version ${agent!.status().version} (was ${before}), hub view at ${hubView?.body?.version}; ${n} writes, ${refused} refused`,
+      );
     });
     const movedAfterMs = Date.now() - killedAt;
     writing = false;

@@ -35,6 +35,15 @@ import { createUrgentOverlay, type UrgentOverlay } from './urgent.js';
 
 export type { LineStatus, SyncClient, SyncClientDeps, SyncCounters } from './types.js';
 
+/**
+ * The longest pause between two attempts to get delivery going again. Most failures here are
+ * JetStream requests timing out (5 s) while the cluster elects leaders, so an attempt already
+ * takes seconds; a pause that doubled up to 10 s on top of that left an agent idle for up to 15 s
+ * after the cluster was back (the consumer-failover test, on a busy machine). One JetStream
+ * request every few seconds per agent is nothing to the cluster.
+ */
+const RETRY_MAX_MS = 2_000;
+
 /** How often a backlog that is still there is weighed again against a catch-up. */
 const CATCH_UP_RECHECK_MS = 15_000;
 /**
@@ -276,7 +285,7 @@ class Client implements SyncClient {
         this.stats.lastError = (err as Error).message;
         this.log.warn({ err: (err as Error).message }, 'sync interrupted; retrying');
         await this.clock.sleep(backoff, this.abort.signal);
-        backoff = Math.min(backoff * 2, 10_000);
+        backoff = Math.min(backoff * 2, RETRY_MAX_MS);
       }
     }
   }

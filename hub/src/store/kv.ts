@@ -174,6 +174,7 @@ class KvConfigStore implements ConfigStore {
     const it = await this.kv.watch(after > 0 ? { resumeFromRevision: after + 1 } : {});
     const abort = () => it.stop();
     opts.signal?.addEventListener('abort', abort, { once: true });
+    if (opts.signal?.aborted) it.stop(); // aborted while the watch was being set up
     let ready = false;
     const markReady = () => {
       if (!ready) {

@@ -12,6 +12,20 @@ import type { ConfigChange, ConfigStore } from '../store/index.js';
 /** How long a list waits for the cache to catch up with a write it must include. */
 const LIST_CATCH_UP_MS = 2_000;
 
+/**
+ * How often the watch is held against the store, and how long it may stand still behind it.
+ *
+ * Why: the store's watch is an ordered consumer, hosted by one server of the cluster. When that
+ * server dies, nats.js notices only after two missed idle heartbeats and recreates the consumer
+ * with heartbeats 30 s apart; a second loss while the cluster settles is noticed a minute later.
+ * Meanwhile writes are acknowledged and the hub publishes nothing: the consumer-failover test
+ * saw a hub stand still for over 45 s after a member's kill -9, with no error anywhere. The hub
+ * knows where the store stands, so a watch behind it that has not moved for `WATCH_STALL_MS` is
+ * ended and started again right after the last revision it delivered.
+ */
+export const WATCH_CHECK_MS = 1_000;
+export const WATCH_STALL_MS = 3_000;
+
 export interface ListedResource {
   resource: Resource;
   /** Revision of the resource's last write. */
@@ -31,6 +45,8 @@ export interface ConfigWatchCache {
   resources(): IterableIterator<Resource>;
   /** The highest config revision seen. */
   revision(): number;
+  /** Times the watch stood still behind the store (or ended) and was started again. */
+  rewatches(): number;
   /** Resources matching `filter`, once the cache has seen revision `atLeast` (sorted by kind, namespace, name). */
   list(filter: { kind?: string; namespace?: string }, atLeast: number): Promise<ListedResource[]>;
 }
@@ -43,6 +59,9 @@ export interface ConfigWatchCacheDeps {
    * woken by it sees the change. `initial` is true for the config delivered before `start` resolves.
    */
   onChange?: (key: string, resource: Resource | undefined, initial: boolean) => void;
+  /** The stall check's timing (tests shorten it). */
+  watchCheckMs?: number;
+  watchStallMs?: number;
 }
 
 export function createConfigWatchCache(deps: ConfigWatchCacheDeps): ConfigWatchCache {
@@ -53,8 +72,15 @@ class WatchCache implements ConfigWatchCache {
   private readonly entries = new Map<string, ListedResource>();
   private processed = 0;
   private ready = false;
-  private readonly abort = new AbortController();
+  private stopped = false;
+  /** Ends the watch in progress: on a rewatch, or on stop. */
+  private current = new AbortController();
   private loop: Promise<void> | undefined;
+  private checker: NodeJS.Timeout | undefined;
+  private checking = false;
+  /** When `processed` last moved, or the store was last seen no further than it. */
+  private movedAt = Date.now();
+  private restarts = 0;
 
   constructor(private readonly deps: ConfigWatchCacheDeps) {}
 
@@ -70,12 +96,13 @@ class WatchCache implements ConfigWatchCache {
       ready = resolve;
       failed = reject;
     });
+    this.current = new AbortController();
     const changes = this.deps.store.watch({
       onReady: () => {
         this.ready = true;
         ready();
       },
-      signal: this.abort.signal,
+      signal: this.current.signal,
     });
     this.loop = (async () => {
       try {
@@ -83,17 +110,69 @@ class WatchCache implements ConfigWatchCache {
         if (!this.ready) failed(new Error('the config watch ended before the config was delivered'));
       } catch (err) {
         if (!this.ready) failed(err as Error);
-        else if (!this.abort.signal.aborted) {
-          this.deps.logger.child({ component: 'sync' }).error({ err }, 'config watch ended');
-        }
+        else if (!this.stopped) this.log().warn({ err }, 'config watch ended; the stall check watches again');
       }
     })();
     await readyP;
+    this.movedAt = Date.now();
+    this.checker ??= setInterval(() => void this.check(), this.deps.watchCheckMs ?? WATCH_CHECK_MS);
+    this.checker.unref();
   }
 
   async stop(): Promise<void> {
-    this.abort.abort();
+    this.stopped = true;
+    clearInterval(this.checker);
+    this.current.abort();
     await this.loop;
+  }
+
+  rewatches(): number {
+    return this.restarts;
+  }
+
+  /** Holds the watch against the store: behind it and still for too long, it is started again. */
+  private async check(): Promise<void> {
+    if (this.checking || this.stopped) return;
+    this.checking = true;
+    try {
+      const head = await this.deps.store.revision();
+      if (head <= this.processed) this.movedAt = Date.now();
+      else if (Date.now() - this.movedAt >= (this.deps.watchStallMs ?? WATCH_STALL_MS)) this.rewatch(head);
+    } catch {
+      // The store does not answer: nothing to hold the watch against until it does.
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /** Ends the watch in progress and follows the store again right after the last revision taken. */
+  private rewatch(head: number): void {
+    if (this.stopped) return;
+    this.restarts++;
+    this.movedAt = Date.now();
+    this.log().warn(
+      { revision: this.processed, storeRevision: head },
+      'config watch stood still behind the store; watching again after the last revision taken',
+    );
+    this.current.abort();
+    const previous = this.loop;
+    const abort = new AbortController();
+    this.current = abort;
+    this.loop = (async () => {
+      await previous;
+      if (abort.signal.aborted) return;
+      try {
+        const changes = this.deps.store.watch({ afterRevision: this.processed, signal: abort.signal });
+        for await (const change of changes) this.take(change);
+      } catch (err) {
+        if (!abort.signal.aborted)
+          this.log().warn({ err }, 'config watch ended; the stall check watches again');
+      }
+    })();
+  }
+
+  private log(): Logger {
+    return this.deps.logger.child({ component: 'sync' });
   }
 
   resource(ref: ResourceRef): Resource | undefined {
@@ -134,6 +213,9 @@ class WatchCache implements ConfigWatchCache {
   }
 
   private take(change: ConfigChange): void {
+    // A rewatch may hand over again what the watch before it delivered last.
+    if (this.ready && change.revision <= this.processed) return;
+    if (change.revision > this.processed) this.movedAt = Date.now();
     const key = viewKey(change.ref.kind, change.ref.namespace, change.ref.name);
     const resource = change.op === 'put' ? change.resource : undefined;
     if (resource) this.entries.set(key, { resource, revision: change.revision });
