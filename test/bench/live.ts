@@ -532,13 +532,18 @@ interface AgentStatusJson {
   [k: string]: unknown;
 }
 
-async function agentStatus(a: AgentProcess): Promise<AgentStatusJson> {
+export async function agentStatus(a: AgentProcess): Promise<AgentStatusJson> {
   const res = await fetch(`${a.statusUrl}/status`);
   return (await res.json()) as AgentStatusJson;
 }
 
 /** Polls until the agent reports `hash`; rejects after `timeoutMs`. */
-async function waitHash(a: AgentProcess, hash: string, timeoutMs: number, pollMs: number): Promise<void> {
+export async function waitHash(
+  a: AgentProcess,
+  hash: string,
+  timeoutMs: number,
+  pollMs: number,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const s = await agentStatus(a).catch(() => undefined);
@@ -548,7 +553,7 @@ async function waitHash(a: AgentProcess, hash: string, timeoutMs: number, pollMs
   }
 }
 
-async function send(api: ReturnType<typeof hubClient>, writes: readonly Write[]): Promise<void> {
+export async function send(api: ReturnType<typeof hubClient>, writes: readonly Write[]): Promise<void> {
   if (writes.length === 1) {
     const { key, resource } = writes[0]!;
     const [kind, ns, name] = key.split('/') as [string, string, string];
