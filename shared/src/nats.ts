@@ -28,6 +28,10 @@ export async function connectNats(opts: {
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
     waitOnFirstConnect: opts.waitOnFirstConnect ?? false,
+    // nats.js captures a stack trace for every request and every timeout it arms, in case it
+    // fails: 7 % of the hub's CPU under a stream of REST writes (a JetStream get, publish and
+    // audit append each). Our errors name the operation that failed, so the trace adds nothing.
+    noAsyncTraces: true,
     ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
     ...(opts.credsFile ? { authenticator: authenticatorFromFile(opts.credsFile) } : {}),
   });

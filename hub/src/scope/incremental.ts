@@ -120,8 +120,8 @@ class Scoper implements IncrementalScoper {
       }
       const changes: RegionChanges = new Map();
       const put = (key: string, value: ViewResource | undefined) => {
+        if (view.holds(key, value)) return;
         const current = view.get(key);
-        if (sameContent(current, value)) return;
         view.set(key, value);
         const prior = changes.get(key);
         if (prior && sameContent(prior.before, value)) changes.delete(key);
