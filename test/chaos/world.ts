@@ -103,6 +103,7 @@ export async function startChaosWorld(opts: ChaosWorldOptions = {}): Promise<Cha
         closers.push(() => unmount(made.path));
       }
     }
+    if (opts.logDir) mkdirSync(opts.logDir, { recursive: true }); // --log-dir need not exist
     const cluster = await startNatsCluster(
       3,
       { domain: 'hub', leafListen: true, extraConfig: SERVER_PING },
