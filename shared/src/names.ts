@@ -82,5 +82,8 @@ export function parseConfigKey(key: string): { kind: string; namespace: string; 
 }
 /** Key of a resource inside a region view: `<kind>/<namespace>/<name>`. */
 export function viewKey(kind: string, namespace: string, name: string): string {
-  return `${kind}/${namespace}/${name}`;
+  // join, not a template: V8 keeps a concatenation as a tree of cons strings (32 bytes a node,
+  // three nodes here) beside the flat copy it makes once the key is hashed; the hub holds about a
+  // million keys at Alibaba scale. join builds one flat string.
+  return [kind, namespace, name].join('/');
 }

@@ -5,7 +5,10 @@ import type { ViewResource } from './types.js';
 // An entry's digest, computed once per resource object: resources are immutable once stored (a
 // change arrives as a new object), so the cache never goes stale, and every region view holding
 // the same object shares its one 32-byte digest instead of keeping an encoding of its own.
-// Digests are latin1 strings, not Buffers: see `entryDigestString`.
+// Digests are latin1 strings, not Buffers: see `entryDigestString`. A view keeps only its
+// values; their digests are looked up here (an object held under two keys is re-hashed for the
+// other one: correct, only slower). At Alibaba scale that is a million { value, digest } pairs
+// (about 40 MB) the hub no longer holds.
 const digestCache = new WeakMap<object, { key: string; digest: string }>();
 function digestOf(key: string, value: ViewResource): string {
   const cached = digestCache.get(value);
@@ -28,7 +31,7 @@ interface Bucket {
  * re-hashes the marked buckets and the 8 KiB root input. O(1) in the size of the view.
  */
 export class ViewState {
-  private readonly entries = new Map<string, { value: ViewResource; digest: string }>();
+  private readonly entries = new Map<string, ViewResource>();
   private readonly buckets: Bucket[] = Array.from({ length: BUCKETS }, () => ({
     keys: [],
     digest: undefined,
@@ -40,24 +43,24 @@ export class ViewState {
   }
 
   get(key: string): ViewResource | undefined {
-    return this.entries.get(key)?.value;
+    return this.entries.get(key);
   }
 
   /**
    * Whether `value` is what the view holds at `key`, by content. Through the entry digests: the
-   * new value's digest is needed for `set` anyway (and cached), the held one is kept, so this costs
-   * one canonical encoding where comparing the two as canonical JSON cost three.
+   * new value's digest is needed for `set` anyway and the held one is cached, so this costs one
+   * canonical encoding where comparing the two as canonical JSON cost three.
    */
   holds(key: string, value: ViewResource | undefined): boolean {
     const held = this.entries.get(key);
     if (held === undefined || value === undefined) return held === value;
-    return held.value === value || held.digest === digestOf(key, value);
+    return held === value || digestOf(key, held) === digestOf(key, value);
   }
 
   /** Sets or removes one entry; returns the previous value. */
   set(key: string, value: ViewResource | undefined): ViewResource | undefined {
     const before = this.entries.get(key);
-    if (before?.value === value) return value;
+    if (before === value) return value;
     this.cachedHash = undefined;
     const bucket = this.buckets[bucketOf(key)]!;
     bucket.digest = undefined;
@@ -65,17 +68,18 @@ export class ViewState {
       this.entries.delete(key);
       const p = position(bucket.keys, key);
       if (bucket.keys[p] === key) bucket.keys.splice(p, 1);
-      return before?.value;
+      return before;
     }
-    this.entries.set(key, { value, digest: digestOf(key, value) });
+    digestOf(key, value); // now, while the value is fresh in cache, not at the next hash()
+    this.entries.set(key, value);
     if (before === undefined) bucket.keys.splice(position(bucket.keys, key), 0, key);
-    return before?.value;
+    return before;
   }
 
   hash(): string {
     if (this.cachedHash === undefined) {
       const digests = this.buckets.map((b) => {
-        b.digest ??= bucketDigestOfStrings(b.keys.map((k) => this.entries.get(k)!.digest));
+        b.digest ??= bucketDigestOfStrings(b.keys.map((k) => digestOf(k, this.entries.get(k)!)));
         return b.digest;
       });
       this.cachedHash = rootOf(digests);
@@ -86,7 +90,7 @@ export class ViewState {
   /** The entries as a plain map, keys in ascending order. */
   toRecord(): Record<string, ViewResource> {
     const out: Record<string, ViewResource> = {};
-    for (const key of [...this.entries.keys()].sort(compareKeys)) out[key] = this.entries.get(key)!.value;
+    for (const key of [...this.entries.keys()].sort(compareKeys)) out[key] = this.entries.get(key)!;
     return out;
   }
 }
