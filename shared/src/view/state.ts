@@ -5,10 +5,7 @@ import type { ViewResource } from './types.js';
 // An entry's digest, computed once per resource object: resources are immutable once stored (a
 // change arrives as a new object), so the cache never goes stale, and every region view holding
 // the same object shares its one 32-byte digest instead of keeping an encoding of its own.
-// Digests are latin1 strings, not Buffers: see `entryDigestString`. A view keeps only its
-// values; their digests are looked up here (an object held under two keys is re-hashed for the
-// other one: correct, only slower). At Alibaba scale that is a million { value, digest } pairs
-// (about 40 MB) the hub no longer holds.
+// Digests are latin1 strings, not Buffers: see `entryDigestString`.
 const digestCache = new WeakMap<object, { key: string; digest: string }>();
 function digestOf(key: string, value: ViewResource): string {
   const cached = digestCache.get(value);
@@ -18,9 +15,16 @@ function digestOf(key: string, value: ViewResource): string {
   return digest;
 }
 
+/**
+ * A bucket keeps its entries' digests beside their keys, in the same order: re-hashing a changed
+ * bucket reads them as they lie. (Holding { value, digest } per entry cost about 40 MB at Alibaba
+ * scale; looking every digest up in the cache instead cost 0.4 ms per change there.)
+ */
 interface Bucket {
   /** Keys in ascending order. */
   keys: string[];
+  /** `digests[i]` is the digest of the entry at `keys[i]`. */
+  digests: string[];
   /** Digest over the entries' digests; undefined once the bucket changed. */
   digest: Buffer | undefined;
 }
@@ -34,6 +38,7 @@ export class ViewState {
   private readonly entries = new Map<string, ViewResource>();
   private readonly buckets: Bucket[] = Array.from({ length: BUCKETS }, () => ({
     keys: [],
+    digests: [],
     digest: undefined,
   }));
   private cachedHash: string | undefined;
@@ -64,22 +69,28 @@ export class ViewState {
     this.cachedHash = undefined;
     const bucket = this.buckets[bucketOf(key)]!;
     bucket.digest = undefined;
+    const p = position(bucket.keys, key);
     if (value === undefined) {
       this.entries.delete(key);
-      const p = position(bucket.keys, key);
-      if (bucket.keys[p] === key) bucket.keys.splice(p, 1);
+      if (bucket.keys[p] === key) {
+        bucket.keys.splice(p, 1);
+        bucket.digests.splice(p, 1);
+      }
       return before;
     }
-    digestOf(key, value); // now, while the value is fresh in cache, not at the next hash()
+    const digest = digestOf(key, value);
     this.entries.set(key, value);
-    if (before === undefined) bucket.keys.splice(position(bucket.keys, key), 0, key);
+    if (before === undefined) {
+      bucket.keys.splice(p, 0, key);
+      bucket.digests.splice(p, 0, digest);
+    } else bucket.digests[p] = digest;
     return before;
   }
 
   hash(): string {
     if (this.cachedHash === undefined) {
       const digests = this.buckets.map((b) => {
-        b.digest ??= bucketDigestOfStrings(b.keys.map((k) => digestOf(k, this.entries.get(k)!)));
+        b.digest ??= bucketDigestOfStrings(b.digests);
         return b.digest;
       });
       this.cachedHash = rootOf(digests);
