@@ -38,6 +38,16 @@ export interface WriteOptions {
   urgent?: boolean;
 }
 
+/**
+ * What the caller read of the resource just before, when the precondition pins the write to it
+ * (`ifMatch` its revision, or `createOnly` and absent): the write need not read it again. An apply
+ * plans every document against the store before writing; the second read was a JetStream round
+ * trip per document for nothing, since the store enforces the precondition itself.
+ */
+export interface Known {
+  current: StoredResource | undefined;
+}
+
 /** The one write path of the API: store, metrics and audit stay consistent whoever writes. */
 export interface Writer {
   get(ref: ResourceRef): Promise<StoredResource | undefined>;
@@ -46,6 +56,7 @@ export interface Writer {
     pre: Precondition,
     actor: Principal,
     opts?: WriteOptions,
+    known?: Known,
   ): Promise<{ outcome: Outcome; revision: number }>;
   delete(
     ref: ResourceRef,
@@ -112,7 +123,7 @@ export function createWriter(deps: {
   return {
     get,
     counted,
-    async write(resource, pre, actor, opts) {
+    async write(resource, pre, actor, opts, known) {
       const ref = refOf(resource);
       mark(ref, opts);
       if (pre.createOnly) {
@@ -120,7 +131,8 @@ export function createWriter(deps: {
         await record(AuditOp.Create, ref, revision, actor);
         return { outcome: Outcome.Created, revision };
       }
-      const current = await get(ref);
+      const pinned = known && pre.ifMatch !== undefined && known.current?.revision === pre.ifMatch;
+      const current = pinned ? known.current : await get(ref);
       checkOwner(current, ref, actor);
       if (pre.ifMatch !== undefined) {
         if (!current) throw new FedmeshError(ErrorCode.RevisionMismatch, `${describe(ref)} does not exist`);

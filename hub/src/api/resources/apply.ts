@@ -16,7 +16,6 @@ import type { ApiDeps } from '../deps.js';
 import { jsonPatch, readableDiff } from '../diff.js';
 import {
   checkReferencesInStore,
-  type Outcome,
   referenceWarningsInStore,
   sameContent,
   urgentOption,
@@ -29,6 +28,8 @@ import { type ApplyItem, type ApplyResponse, ApplyResult, schemas } from './sche
 export { type ApplyItem, type ApplyResponse, ApplyResult };
 
 const GET_CONCURRENCY = 32;
+/** Writes of one kind in flight at once in an apply. */
+const WRITE_CONCURRENCY = 32;
 
 interface Planned {
   item: ApplyItem;
@@ -179,46 +180,50 @@ async function write(
   actor: Parameters<Writer['write']>[2],
   opts: WriteOptions,
 ): Promise<{ status: 200 | 500 | 503; error?: ApplyResponse['error'] }> {
-  // Dependency order (the registry's), whatever the order of the files.
+  // Dependency order (the registry's), whatever the order of the files: a kind is written only
+  // once every kind before it is. Within a kind the documents are independent (their own keys,
+  // each pinned by its precondition), so up to WRITE_CONCURRENCY of them are in flight at once:
+  // one after another, a batch of endpoint changes waited for a JetStream round trip each.
   const rank = (p: Planned) => APPLY_ORDER.indexOf(p.resource.kind);
-  const ordered = [...planned].sort((a, b) => rank(a) - rank(b) || a.item.index - b.item.index);
-  for (const [i, p] of ordered.entries()) {
+  const ordered = [...planned]
+    .sort((a, b) => rank(a) - rank(b) || a.item.index - b.item.index)
+    .filter((p) => p.item.result === ApplyResult.Created || p.item.result === ApplyResult.Updated);
+  let failure: FedmeshError | undefined;
+  const one = async (p: Planned) => {
     const { item, current, resource } = p;
-    if (item.result !== ApplyResult.Created && item.result !== ApplyResult.Updated) continue;
+    if (failure) return skip(item, 'not applied: the store failed on an earlier document');
     try {
       // Preconditions pin the write to what was planned: a concurrent change is a conflict, not lost.
       const pre = current ? { ifMatch: current.revision } : { createOnly: true };
-      const { outcome, revision }: { outcome: Outcome; revision: number } = await writer.write(
-        resource,
-        pre,
-        actor,
-        opts,
-      );
+      const { outcome, revision } = await writer.write(resource, pre, actor, opts, { current });
       item.result = outcome;
       item.revision = revision;
     } catch (err) {
       if (isFedmeshError(err, ErrorCode.RevisionMismatch) || isFedmeshError(err, ErrorCode.AlreadyExists)) {
         item.result = ApplyResult.Conflict;
         item.message = err.message;
-        continue;
+        return;
       }
       const e = isFedmeshError(err)
         ? err
         : new FedmeshError(ErrorCode.Internal, 'internal error', { cause: err });
       item.result = ApplyResult.Skipped;
       item.message = e.message;
-      for (const rest of ordered.slice(i + 1)) {
-        if (rest.item.result === ApplyResult.Created || rest.item.result === ApplyResult.Updated) {
-          skip(rest.item, 'not applied: the store failed on an earlier document');
-        }
-      }
-      return {
-        status: e.code === ErrorCode.Unavailable ? 503 : 500,
-        error: { code: e.code, message: e.message },
-      };
+      failure ??= e;
     }
+  };
+  for (let i = 0; i < ordered.length; ) {
+    const kind = ordered[i]!.resource.kind;
+    let end = i;
+    while (end < ordered.length && end - i < WRITE_CONCURRENCY && ordered[end]!.resource.kind === kind) end++;
+    await Promise.all(ordered.slice(i, end).map(one));
+    i = end;
   }
-  return { status: 200 };
+  if (!failure) return { status: 200 };
+  return {
+    status: failure.code === ErrorCode.Unavailable ? 503 : 500,
+    error: { code: failure.code, message: failure.message },
+  };
 }
 
 function identity(doc: unknown): Pick<ApplyItem, 'kind' | 'namespace' | 'name'> {
