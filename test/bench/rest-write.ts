@@ -5,7 +5,7 @@
  * equal quiet spell subtracted.
  *
  *   npx tsx test/bench/rest-write.ts [--sizes 1000,50000] [--writes 300] [--regions 50]
- *       [--rates 250,500,1000,2000 --seconds 20]
+ *       [--rates 250,500,1000,2000 --seconds 20] [--batch 50]
  *
  * For each mesh size, in a fresh nats-server and hub process: the bulk apply of the whole mesh
  * (POST /v1/apply in 2 MB batches: wall time and hub CPU), then `--writes` single PUTs of the
@@ -17,6 +17,8 @@
  * `fedmesh_hub_change_publish_seconds` histogram how many of them were on the stream for every
  * region they reached within max-wait + 1 s (2 s with the default flags). The highest rate
  * the hub sustains is the highest one at which the REST API kept the pace and all of them did.
+ * With `--batch N` the changes go N to a request (POST /v1/apply, up to 16 requests in flight),
+ * as a client that reports endpoints in bulk would send them.
  * Hub RSS (VmRSS, and VmHWM for the peak) is read after the bulk apply and at the end.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     regions: { type: 'string', default: '50' },
     rates: { type: 'string', default: '' },
     seconds: { type: 'string', default: '20' },
+    batch: { type: 'string', default: '1' },
   },
 });
 const sizes = values.sizes.split(',').map(Number);
@@ -46,6 +49,8 @@ const writes = Number(values.writes);
 const regions = Number(values.regions);
 const rates = values.rates ? values.rates.split(',').map(Number) : [];
 const rateSeconds = Number(values.seconds);
+/** Changes per request in the sustained runs: 1 is a PUT each, more is one POST /v1/apply. */
+const batchSize = Math.max(1, Number(values.batch));
 /** The hub's default --max-wait plus the second the issue allows for the rest. */
 const CONVERGED_WITHIN_S = 2;
 /** Resources per service in the workload's default mix (measured: 34,159 for 10,000 services). */
@@ -210,6 +215,49 @@ async function sustain(url: string, pid: number, w: ReturnType<typeof createWork
   let next = 0;
   let failed = 0;
   const created = new Map<string, Promise<void>>();
+  if (batchSize > 1) {
+    // Changes in requests of batchSize, each POST /v1/apply sent when its first change is due.
+    // Two writes of one key in a batch keep the last (what any batching client does).
+    let coalesced = 0;
+    const batches: { at: number; resources: Resource[] }[] = [];
+    for (let i = 0; i < changes.length; i += batchSize) {
+      const byKey = new Map<string, Resource>();
+      for (const c of changes.slice(i, i + batchSize)) for (const r of c) byKey.set(keyPath(r), r);
+      coalesced += changes.slice(i, i + batchSize).reduce((n, c) => n + c.length, 0) - byKey.size;
+      batches.push({ at: i, resources: [...byKey.values()] });
+    }
+    // A batch plans its writes against the store (preconditions), so two batches in flight
+    // writing one key would conflict: a batch waits for the earlier ones that share a key.
+    const writing = new Map<string, Promise<void>>();
+    const batchWorker = async () => {
+      for (;;) {
+        const b = batches[next++];
+        if (!b) return;
+        const wait = t0 + (b.at * 1000) / rate - performance.now();
+        if (wait > 0) await sleep(wait);
+        let done!: () => void;
+        const finished = new Promise<void>((r) => (done = r));
+        const mine = b.resources
+          .filter((r) => r.kind === 'Service')
+          .map((r) => `${r.metadata.namespace}/${r.metadata.name}`);
+        for (const r of b.resources) {
+          const service = r.kind === 'ServiceEndpoints' ? `${r.metadata.namespace}/${r.spec.service}` : '';
+          if (service && !mine.includes(service)) await created.get(service);
+        }
+        for (const key of mine) created.set(key, finished);
+        const keys = b.resources.map(keyPath);
+        const earlier = keys.map((k) => writing.get(k));
+        for (const k of keys) writing.set(k, finished);
+        await Promise.all(earlier);
+        await applyBatch(url, b.resources, revisions).catch((err) => {
+          if (failed++ < 3) console.log(`  a batch failed: ${(err as Error).message.slice(0, 300)}`);
+        });
+        done();
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, batchWorker));
+    if (coalesced) console.log(`  ${coalesced} writes coalesced within their batch`);
+  }
   const worker = async () => {
     for (;;) {
       const i = next++;
@@ -236,7 +284,7 @@ async function sustain(url: string, pid: number, w: ReturnType<typeof createWork
       done();
     }
   };
-  await Promise.all(Array.from({ length: 64 }, worker));
+  if (batchSize === 1) await Promise.all(Array.from({ length: 64 }, worker));
   const sentS = (performance.now() - t0) / 1000;
   // A write that changes nothing (a flap back to what the store holds) answers with the
   // revision the resource already had: the writes that count are the new revisions.
@@ -256,12 +304,29 @@ async function sustain(url: string, pid: number, w: ReturnType<typeof createWork
   const achieved = changes.length / sentS;
   const kept = achieved >= rate * 0.95 && failed === 0 && published === real && within === real;
   console.log(
-    `  sustained ${rate} changes/s (${Math.round((endpointChanges / changes.length) * 100)}% endpoint changes): ` +
+    `  sustained ${rate} changes/s${batchSize > 1 ? ` in batches of ${batchSize}` : ''} (${Math.round((endpointChanges / changes.length) * 100)}% endpoint changes): ` +
       `${changes.length} changes, ${writes} writes in ${sentS.toFixed(1)} s (${achieved.toFixed(0)} changes/s, ${failed} failed); ` +
       `${real} changed the store, ${published} published, ${within} within ${CONVERGED_WITHIN_S} s, ${within1} within 1 s; ` +
       `hub CPU ${((cpuS / elapsedS) * 100).toFixed(0)}% of a core over ${elapsedS.toFixed(1)} s; ${kept ? 'KEPT' : 'NOT kept'}`,
   );
   return kept;
+}
+
+/** One POST /v1/apply; the revisions of what it wrote go into `revisions`. */
+async function applyBatch(url: string, resources: Resource[], revisions: Set<number>): Promise<void> {
+  const res = await fetch(`${url}/v1/apply`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(resources),
+  });
+  const body = (await res.json()) as { items?: { result: string; revision?: number; message?: string }[] };
+  if (!res.ok) throw new Error(`apply: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+  for (const item of body.items ?? []) {
+    if (item.result === 'created' || item.result === 'updated') {
+      revisions.add(item.revision!);
+      highestRevision = Math.max(highestRevision, item.revision!);
+    } else if (item.result !== 'unchanged') throw new Error(`apply: an item ${item.result}: ${item.message}`);
+  }
 }
 
 async function put(url: string, r: Resource, revisions?: Set<number>): Promise<void> {

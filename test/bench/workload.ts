@@ -16,7 +16,14 @@
  * - a fraction of services has a TrafficPolicy (subsets v1/v2), some of those a TrafficRoute, some
  *   services an AuthorizationPolicy, a few a restricted `exportTo`.
  */
-import { API_VERSION, LOAD_BALANCERS, type Resource, type ResourceOf, viewKey } from '@fedmesh/shared';
+import {
+  API_VERSION,
+  canonicalOrder,
+  LOAD_BALANCERS,
+  type Resource,
+  type ResourceOf,
+  viewKey,
+} from '@fedmesh/shared';
 
 /** Relative weights of the kinds of change in the churn stream (normalised when drawn). */
 export interface ChurnMix {
@@ -405,7 +412,9 @@ class Generator implements Workload {
       for (const r of s.regions) endpoints.push(this.initialEndpoints(s, r));
       attached.push(...this.attachedResources(s));
     }
-    this.initial = [...regions, ...services, ...endpoints, ...attached];
+    // Members in canonical order, as the hub holds what it reads back from its store (and as its
+    // REST writes put them): the model's scoper then hashes them the way the hub's does.
+    this.initial = [...regions, ...services, ...endpoints, ...attached].map(canonicalOrder);
     for (const r of this.initial) this.remember(r);
   }
 
@@ -837,7 +846,8 @@ class Generator implements Workload {
     return writes;
   }
 
-  private put(r: Resource): Write {
+  private put(given: Resource): Write {
+    const r = canonicalOrder(given);
     this.remember(r);
     return { key: keyOf(r), resource: r };
   }

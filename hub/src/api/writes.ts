@@ -2,6 +2,7 @@ import {
   agentOwner,
   CLUSTER_NAMESPACE,
   canonicalJson,
+  canonicalOrder,
   checkReferences,
   ErrorCode,
   FedmeshError,
@@ -123,7 +124,10 @@ export function createWriter(deps: {
   return {
     get,
     counted,
-    async write(resource, pre, actor, opts, known) {
+    async write(given, pre, actor, opts, known) {
+      // Held, stored and hashed with its members in canonical order: every canonical encoding of
+      // it downstream (the no-op check, view digests, deltas) is then a plain JSON.stringify.
+      const resource = canonicalOrder(given);
       const ref = refOf(resource);
       mark(ref, opts);
       if (pre.createOnly) {

@@ -57,10 +57,11 @@ export function remoteEndpoints(
   gateway: { address: string; port: number },
   healthy: number,
 ): RemoteEndpointsResource {
+  // Members in canonical order, so that hashing it takes canonicalJson's fast path.
   return {
     apiVersion: API_VERSION,
     kind: REMOTE_ENDPOINTS_KIND,
-    metadata: { namespace, name: remoteEndpointsName(service, region) },
-    spec: { service, region, gateway: { address: gateway.address, port: gateway.port }, healthy },
+    metadata: { name: remoteEndpointsName(service, region), namespace },
+    spec: { gateway: { address: gateway.address, port: gateway.port }, healthy, region, service },
   };
 }
