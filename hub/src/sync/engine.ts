@@ -132,6 +132,13 @@ class Engine implements SyncEngine {
     return { region, version: st.version, hash: this.scoper.hash(region)!, resources };
   }
 
+  head(region: string): { version: number; hash: string } | undefined {
+    const st = this.states.get(region);
+    const hash = this.scoper.hash(region);
+    if (!st || hash === undefined || !this.defined(region)) return undefined;
+    return { version: st.version, hash };
+  }
+
   /** Regions whose Region resource exists: a deleted Region is gone, not stale. */
   regions(): string[] {
     return [...this.states.keys()].filter((r) => this.defined(r)).sort();

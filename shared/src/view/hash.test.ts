@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { bucketOf, entryDigest, viewHash } from './hash.js';
+import { bucketOf, compareKeys, entryDigest, viewHash } from './hash.js';
 import { ViewState } from './state.js';
 
 /** DESIGN.md's golden vectors for the v2 view hash (also in docs/protocol.md). */
@@ -73,5 +73,39 @@ describe('view hash v2', () => {
     }
     const root = sha('fedmesh-view-v2\n', ...buckets.map((b) => sha(...b))).toString('hex');
     expect(root).toBe(GOLDEN.two);
+  });
+});
+
+describe('key order', () => {
+  it('hash - compareKeys orders keys as their UTF-8 bytes, surrogate pairs and U+E000..U+FFFF included', () => {
+    const units = [
+      'a',
+      'b',
+      '/',
+      'é',
+      '\u0800',
+      '\ud7ff',
+      '\ue000',
+      '\uffee',
+      '\u{10000}',
+      '\u{1f600}',
+      '-',
+      'Z',
+    ];
+    let s = 7;
+    const pick = () => {
+      s = (s * 1103515245 + 12345) >>> 0;
+      return units[s % units.length]!;
+    };
+    const keys = Array.from({ length: 400 }, () => {
+      let k = 'ServiceEndpoints/';
+      for (let i = 0, n = 1 + (s % 5); i < n; i++) k += pick();
+      return k;
+    });
+    const byBytes = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect([...keys].sort(compareKeys)).toEqual(byBytes);
+    expect(compareKeys('a', 'a')).toBe(0);
+    expect(compareKeys('ab', 'a')).toBe(1);
+    expect(compareKeys('\u{10000}', '\uffff')).toBe(1); // UTF-16 alone would put it first
   });
 });

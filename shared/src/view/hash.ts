@@ -82,12 +82,20 @@ export function viewHash(resources: Readonly<Record<string, unknown>>): string {
  */
 export function compareKeys(a: string, b: string): number {
   if (a === b) return 0;
-  if (isAscii(a) && isAscii(b)) return a < b ? -1 : 1;
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  // Up to the first code unit that differs, then that unit decides: UTF-16 code units order as
+  // UTF-8 bytes do, except a surrogate (a code point from U+10000 on, four UTF-8 bytes) against a
+  // unit from U+E000 to U+FFFF, which UTF-16 puts first and UTF-8 last. No scan of whole keys
+  // (a regex test of both was most of the cost of sorting a view).
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length < b.length ? -1 : 1;
+  const x = a.charCodeAt(i);
+  const y = b.charCodeAt(i);
+  if (x >= 0xd800 && y >= 0xd800 && isSurrogate(x) !== isSurrogate(y)) return isSurrogate(x) ? 1 : -1;
+  return x < y ? -1 : 1;
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point
-const NON_ASCII = /[^\x00-\x7f]/;
-function isAscii(s: string): boolean {
-  return !NON_ASCII.test(s);
+function isSurrogate(unit: number): boolean {
+  return unit >= 0xd800 && unit <= 0xdfff;
 }

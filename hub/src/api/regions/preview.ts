@@ -23,7 +23,7 @@ export function registerPreviewRoute(root: FastifyInstance, deps: ApiDeps): void
   app.post('/v1/regions/:region/preview', { schema: schemas.preview }, async (req) => {
     const { region } = req.params;
     await deps.engine.flush();
-    if (!deps.engine.view(region)) throw new FedmeshError(ErrorCode.NotFound, `region ${region} not found`);
+    if (!deps.engine.head(region)) throw new FedmeshError(ErrorCode.NotFound, `region ${region} not found`);
     const docs = documentsOf(req.body);
     const issues: FieldIssue[] = [];
     const proposed: Resource[] = [];

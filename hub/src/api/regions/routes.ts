@@ -12,7 +12,7 @@ export function registerRegionRoutes(root: FastifyInstance, deps: ApiDeps): void
   const app = root.withTypeProvider<ZodTypeProvider>();
   const drift = createDriftClock();
   const summary = (region: string): RegionSummary => {
-    const view = deps.engine.view(region);
+    const view = deps.engine.head(region);
     if (!view) throw new FedmeshError(ErrorCode.NotFound, `region ${region} not found`);
     const stats = deps.engine.stats(region);
     const received = deps.status.get(region);
@@ -73,7 +73,7 @@ export function registerRegionRoutes(root: FastifyInstance, deps: ApiDeps): void
   app.get('/v1/regions/:region', { schema: schemas.get }, async (req) => summary(req.params.region));
   app.get('/v1/regions/:region/proxies', { schema: schemas.proxies }, async (req) => {
     const { region } = req.params;
-    if (!deps.engine.view(region)) throw new FedmeshError(ErrorCode.NotFound, `region ${region} not found`);
+    if (!deps.engine.head(region)) throw new FedmeshError(ErrorCode.NotFound, `region ${region} not found`);
     const received = deps.status.get(region);
     const stale =
       !received ||
