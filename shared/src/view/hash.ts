@@ -45,16 +45,14 @@ export function entryDigestString(key: string, value: unknown): string {
 /** `bucketDigest` of entry digests kept as latin1 strings. */
 export function bucketDigestOfStrings(entryDigests: readonly string[]): Buffer {
   if (entryDigests.length === 0) return EMPTY_BUCKET_DIGEST;
-  const h = createHash('sha256');
-  for (const d of entryDigests) h.update(d, 'latin1');
-  return h.digest();
+  // One update of the concatenated digests, not one per entry (9 % of the hub's CPU at 231k).
+  return createHash('sha256').update(entryDigests.join(''), 'latin1').digest();
 }
 
 /** The root from the 256 bucket digests (in bucket order). */
 export function rootOf(bucketDigests: readonly Uint8Array[]): string {
-  const h = createHash('sha256').update(VIEW_HASH_PREFIX);
-  for (const d of bucketDigests) h.update(d);
-  return h.digest('hex');
+  // One update of the whole 8 KiB input: an update per bucket was 256 calls into the binding.
+  return createHash('sha256').update(VIEW_HASH_PREFIX).update(Buffer.concat(bucketDigests)).digest('hex');
 }
 
 /** The digest of a bucket from its entries' digests, already in ascending key order. */
