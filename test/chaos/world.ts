@@ -6,12 +6,12 @@
  * small tmpfs mounted here, so a fault can fill it.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { API_VERSION, type Resource, sampleMesh } from '@fedmesh/shared';
+import { type Resource, sampleMesh } from '@fedmesh/shared';
+import { poorlyCompressingService } from '../support/fixtures.js';
 import {
   type NatsCluster,
   type NatsServerHandle,
@@ -204,29 +204,7 @@ export async function startChaosWorld(opts: ChaosWorldOptions = {}): Promise<Cha
  * it alone.
  */
 function bulkForLeafRegion(): Resource[] {
-  const meta = (name: string) => ({ name, namespace: 'shop' });
-  return [
-    {
-      apiVersion: API_VERSION,
-      kind: 'Service',
-      metadata: meta('catalog'),
-      spec: { ports: [{ name: 'http', port: 8080, protocol: 'http' }] },
-    },
-    {
-      apiVersion: API_VERSION,
-      kind: 'ServiceEndpoints',
-      metadata: meta(`catalog-${LEAF_REGION}`),
-      spec: {
-        service: 'catalog',
-        region: LEAF_REGION,
-        endpoints: Array.from({ length: 1000 }, (_, i) => ({
-          address: `10.3.${i >> 8}.${i & 255}`,
-          port: 8080,
-          labels: { pod: createHash('sha256').update(String(i)).digest('hex').slice(0, 24) },
-        })),
-      },
-    },
-  ] as Resource[];
+  return poorlyCompressingService(LEAF_REGION, 1000);
 }
 
 async function put(hubUrl: string, r: Resource): Promise<void> {

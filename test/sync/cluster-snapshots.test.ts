@@ -1,15 +1,5 @@
-/**
- * A snapshot of several chunks, asked for again at the version the stream already holds, on a
- * 3-node cluster with --replicas 3. Every chunk is a duplicate of the copy on the stream; a
- * clustered stream's leader checks each chunk's expected last sequence before it looks for
- * duplicates, so the hub's second chunk, expecting the first chunk's old copy as the subject's
- * last, was refused, five attempts over, for as long as the version stood: the chaos suite's leaf
- * region never got its first view (issue 16). A single nats-server looks for duplicates first,
- * which is why no test on one server saw it.
- */
-import { createHash } from 'node:crypto';
 import type { RunningHub } from '@fedmesh/hub';
-import { API_VERSION, type Resource, SYNC_STREAM, sampleMesh, syncSubject } from '@fedmesh/shared';
+import { type Resource, SYNC_STREAM, sampleMesh, syncSubject } from '@fedmesh/shared';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,33 +11,12 @@ import {
   type TestAgent,
   waitConverged,
 } from '../support/fedmesh.js';
+import { poorlyCompressingService } from '../support/fixtures.js';
 import { type NatsCluster, printLogsOnFailure, startNatsCluster } from '../support/nats.js';
 
 /** 200 endpoints in ap-south that compress poorly: a snapshot of a few 1 KiB chunks. */
 function bulk(): Resource[] {
-  const meta = (name: string) => ({ name, namespace: 'shop' });
-  return [
-    {
-      apiVersion: API_VERSION,
-      kind: 'Service',
-      metadata: meta('catalog'),
-      spec: { ports: [{ name: 'http', port: 8080, protocol: 'http' }] },
-    },
-    {
-      apiVersion: API_VERSION,
-      kind: 'ServiceEndpoints',
-      metadata: meta('catalog-ap-south'),
-      spec: {
-        service: 'catalog',
-        region: 'ap-south',
-        endpoints: Array.from({ length: 200 }, (_, i) => ({
-          address: `10.3.${i >> 8}.${i & 255}`,
-          port: 8080,
-          labels: { pod: createHash('sha256').update(String(i)).digest('hex').slice(0, 24) },
-        })),
-      },
-    },
-  ] as Resource[];
+  return poorlyCompressingService('ap-south', 200);
 }
 
 async function subjectMessages(urls: string[], region: string): Promise<number> {
