@@ -120,8 +120,11 @@ describe('agent byte accounting against its budget', () => {
       // throughput figure, and a busy machine lowers it without anything being wrong. The
       // bandwidth benchmarks (`test/bandwidth/bench-*.ts`) report it on a quiet machine.
     }
-    // The hub saw the queue build while the agent was away, and drain once it was back.
-    expect(queued).toBeGreaterThan(4 * BURST);
+    // The hub saw the queue build while the agent was away (more than a burst: the line had to
+    // be paced), and drain once it was back. How much more depends on how many deltas the hub's
+    // debounce made of the 80 applies (one each once an apply's writes went out together: CI saw
+    // 196 KiB where it used to see about 400), so the bound is one burst, not four.
+    expect(queued).toBeGreaterThan(BURST);
     // The agent's acks and its next status report reach the hub a moment after it converged.
     await expect
       .poll(async () => (await api.region(REGION)).body.line, { timeout: 30_000, interval: 250 })
