@@ -5,6 +5,7 @@
  */
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { prng } from '../bandwidth/support/mesh.js';
 import {
   dumpStreams,
   findLostWrites,
@@ -59,23 +60,11 @@ export interface ChaosReport {
   durationMs: number;
 }
 
-/** A small seeded generator (mulberry32): the same seed, the same faults and writes. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const log = opts.log ?? (() => undefined);
   const started = Date.now();
   const load0 = loadavg();
-  const random = seededRandom(opts.seed);
+  const random = prng(opts.seed);
   const world = await startChaosWorld({
     tmpfs: opts.tmpfs ?? true,
     ...(opts.logDir ? { logDir: opts.logDir } : {}),

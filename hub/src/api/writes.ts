@@ -142,7 +142,8 @@ export function createWriter(deps: {
         if (!current) throw new FedmeshError(ErrorCode.RevisionMismatch, `${describe(ref)} does not exist`);
         if (current.revision !== pre.ifMatch) throw staleRevision(ref, pre.ifMatch, current.revision);
       }
-      if (current && sameContent(current.resource, resource)) {
+      // A pinned write was planned as a change against exactly this revision: no need to compare again.
+      if (current && !pinned && sameContent(current.resource, resource)) {
         return { outcome: Outcome.Unchanged, revision: current.revision };
       }
       if (!current) {
