@@ -47,6 +47,11 @@ export interface ConfigWatchCache {
   revision(): number;
   /** Times the watch stood still behind the store (or ended) and was started again. */
   rewatches(): number;
+  /**
+   * Waits (up to LIST_CATCH_UP_MS) until the cache holds every write the store had when called:
+   * a read that must be current (GET .../view after a PUT) sees that PUT. Resolves either way.
+   */
+  catchUp(): Promise<void>;
   /** Resources matching `filter`, once the cache has seen revision `atLeast` (sorted by kind, namespace, name). */
   list(filter: { kind?: string; namespace?: string }, atLeast: number): Promise<ListedResource[]>;
 }
@@ -128,6 +133,14 @@ class WatchCache implements ConfigWatchCache {
 
   rewatches(): number {
     return this.restarts;
+  }
+
+  async catchUp(): Promise<void> {
+    const target = await this.deps.store.revision().catch(() => 0);
+    const deadline = Date.now() + LIST_CATCH_UP_MS;
+    while (this.processed < target && Date.now() < deadline && !this.stopped) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   /** Holds the watch against the store: behind it and still for too long, it is started again. */
