@@ -36,8 +36,8 @@ export default defineConfig({
             'edge-agent/src/**/*.test.ts',
             'test/**/*.test.ts',
           ],
-          // Benchmarks run through `npm run bench`; only the generator's unit test belongs in `npm test`.
-          exclude: ['**/node_modules/**', 'test/bench/**/!(workload).test.ts', ...EXCLUSIVE],
+          // Benchmarks run through `npm run bench`; only the unit tests of the workload generator and of the publication rounds belong in `npm test`.
+          exclude: ['**/node_modules/**', 'test/bench/**/!(workload|rounds).test.ts', ...EXCLUSIVE],
           maxWorkers: 2,
           sequence: { groupOrder: 0 },
         },

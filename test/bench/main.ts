@@ -26,9 +26,19 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const GOALS = {
   fullPushOverFedmesh: { min: 1000 },
   unscopedDeltaOverFedmesh: { min: 20 },
-  fedmeshOverLowerBound: { max: 2 },
+  // Issue 11: at most 2.5 (the aim is 2).
+  fedmeshOverLowerBound: { max: 2.5 },
   hubCpuScalingRatio: { max: 2 },
 } as const;
+
+/**
+ * The churn rate the line ratio is reported at, in changes/s to the whole mesh. An assumption: no
+ * published figure gives one. 50/s on the default 10k-service mesh (284k endpoints) is each
+ * endpoint changing about once an hour if a change moved ~10 of them (a rolling restart moves a
+ * whole service, a flap one endpoint). Every change alone (rate 0) is reported beside it.
+ */
+const DEFAULT_RATE = 50;
+const DEFAULT_RATES = [0, 10, 50, 200];
 
 const HELP = `fedmesh benchmarks — fedmesh against full push and unscoped delta
 
@@ -42,6 +52,8 @@ Usage: npm run bench -- [options]
   --seed <n>                  workload seed                                 [${DEFAULT_WORKLOAD.seed}]
   --mix <k=v,...>             churn mix weights (${Object.keys(DEFAULT_WORKLOAD.mix).join(', ')})
   --full-push-samples <n>     mesh states compressed for full push          [3]
+  --rate <n>                  model: changes/s for the line ratio (0: alone) [${DEFAULT_RATE}]
+  --rates <list>              model: rates the line is also shown at        [${DEFAULT_RATES.join(',')}]
   --cpu-sizes <list>          hub CPU scaling sizes, resources; '' skips    [1000,10000,50000,100000]
   --cpu-samples <n>           changes measured per size                     [150]
   --cpu-warmup <n>            changes before measuring, per size            [50]
@@ -63,6 +75,8 @@ interface Args {
   seed: number;
   mix: ChurnMix;
   fullPushSamples: number;
+  rate: number;
+  rates: number[];
   cpuSizes: number[];
   cpuSamples: number;
   cpuWarmup: number;
@@ -88,6 +102,8 @@ function parse(argv: string[]): Args | undefined {
       seed: { type: 'string' },
       mix: { type: 'string' },
       'full-push-samples': { type: 'string', default: '3' },
+      rate: { type: 'string' },
+      rates: { type: 'string' },
       'cpu-sizes': { type: 'string', default: '1000,10000,50000,100000' },
       'cpu-samples': { type: 'string', default: '150' },
       'cpu-warmup': { type: 'string', default: '50' },
@@ -131,6 +147,8 @@ function parse(argv: string[]): Args | undefined {
     seed: int('seed', values.seed, DEFAULT_WORKLOAD.seed),
     mix,
     fullPushSamples: int('full-push-samples', values['full-push-samples'], 3, 1),
+    rate: int('rate', values.rate, DEFAULT_RATE),
+    rates: values.rates ? values.rates.split(',').map((x) => int('rates', x.trim(), 0)) : DEFAULT_RATES,
     cpuSizes: values['cpu-sizes']
       ? values['cpu-sizes'].split(',').map((s) => int('cpu-sizes', s.trim(), 0, 10))
       : [],
@@ -198,6 +216,8 @@ async function main(): Promise<void> {
         mix: args.mix,
         fullPushSamples: args.fullPushSamples,
         encode,
+        rate: args.rate,
+        rates: [...new Set([0, ...args.rates, args.rate])].sort((a, b) => a - b),
       },
       log,
     );
@@ -260,7 +280,8 @@ async function main(): Promise<void> {
   }
 
   report.goalsMet = goalsMet(report);
-  const defaults = args.services === 10_000 && args.regions === 50 && isDefaultMix(args.mix);
+  const defaults =
+    args.services === 10_000 && args.regions === 50 && args.rate === DEFAULT_RATE && isDefaultMix(args.mix);
   printGoals(report, defaults);
   report.meta.seconds = round((performance.now() - started) / 1000, 1);
   report.meta.loadAverage.end = loadavg()[0]!;
@@ -325,8 +346,42 @@ function printModel(m: ModelResult): void {
   );
   console.log(
     `(d) is field-level: the minimal [path, value] pairs, identity-matched, brotli q11, no framing. ` +
-      `fedmesh framing (envelope, JetStream headers, HMSG line and ack subject): ` +
-      `${m.framing.perMessage.toFixed(0)} B per message, ${m.framing.perRegionChange.toFixed(0)} B per region-change (goal <= 160)`,
+      `Every change is published alone in this table.`,
+  );
+  console.log(
+    `\nthe line by churn rate (changes arriving as a Poisson stream, grouped into the hub's publication rounds ` +
+      `by its own schedule, debounce 100 ms, max wait 1 s; one delta per region per round; the bound over the same rounds):\n${table(
+        [
+          [
+            'changes/s',
+            'rounds',
+            'messages',
+            'region-changes per message',
+            'payload',
+            'on the line',
+            'bound',
+            'line ÷ bound',
+            'framing per region-change',
+            'signed',
+          ],
+          ...m.lineByRate.map((x) => [
+            x.rate === 0 ? 'alone' : String(x.rate),
+            x.rounds.toLocaleString('en-US'),
+            x.messages.toLocaleString('en-US'),
+            round(x.regionChangesPerMessage, 2).toString(),
+            fmtBytes(x.payloadBytes),
+            fmtBytes(x.wireBytes),
+            fmtBytes(x.boundBytes),
+            fmtRatio(x.lineOverBound),
+            `${x.framingPerRegionChange.toFixed(0)} B`,
+            `${x.framingPerRegionChangeSigned.toFixed(0)} B`,
+          ]),
+        ],
+      )}`,
+  );
+  console.log(
+    `framing is the envelope, the JetStream headers, the HMSG line and its ack subject (goal <= 160 B per region-change, ` +
+      `signature included); ratios.fedmeshOverLowerBound is the row at ${m.config.rate === 0 ? 'alone' : `${m.config.rate}/s`}`,
   );
   const full = m.fullPushSamples;
   console.log(
@@ -541,10 +596,16 @@ function printGoals(r: Report, defaults: boolean): void {
       yes(r.goalsMet?.unscopedDeltaOverFedmesh),
     ]);
     rows.push([
-      'ratios.fedmeshOverLowerBound (c on the line / d)',
-      '<= 2',
+      `ratios.fedmeshOverLowerBound (c on the line / d, at ${r.model?.config.rate ?? '?'} changes/s)`,
+      '<= 2.5 (aim 2)',
       fmtRatio(r.ratios.fedmeshOverLowerBound),
       yes(r.goalsMet?.fedmeshOverLowerBound),
+    ]);
+    rows.push([
+      'ratios.fedmeshOverLowerBoundAlone (every change alone)',
+      '',
+      fmtRatio(r.ratios.fedmeshOverLowerBoundAlone),
+      '',
     ]);
     rows.push([
       'ratios.fedmeshPayloadOverLowerBound (c payload / d)',

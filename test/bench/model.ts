@@ -31,13 +31,16 @@ import {
   deliveryLineBytes,
   type EnvelopeMeta,
   encodeEnvelope,
+  KEY_ID_BYTES,
   MessageType,
   type Resource,
+  SIGNATURE_BYTES,
   syncHeaderBytes,
   syncSubject,
   type ViewResource,
 } from '@fedmesh/shared';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import { mergeRegionChanges, publicationRounds } from './rounds.js';
 import { round, type Summary, sum, summarize } from './stats.js';
 import {
   CHANGE_KINDS,
@@ -176,6 +179,33 @@ export interface ModelConfig {
   /** Mesh states at which the full mesh is compressed (each one costs seconds at 10k services). */
   fullPushSamples: number;
   encode: EncodeConfig;
+  /**
+   * Rates (changes/s) at which the line is also measured with changes grouped into the hub's
+   * publication rounds; 0 is every change alone. `rate` is the one `ratios` and `framing` report.
+   */
+  rates: number[];
+  rate: number;
+}
+
+/** The line at one rate of changes: what the hub's rounds put on it, against the bound of the same rounds. */
+export interface LineAtRate {
+  rate: number;
+  rounds: number;
+  messages: number;
+  /** One change reaching one region. */
+  regionChanges: number;
+  payloadBytes: number;
+  /** Payload and all framing but TCP/IP, unsigned (the hub's default). */
+  wireBytes: number;
+  /** Field-level bound of each region's net change per round. */
+  boundBytes: number;
+  lineOverBound: number;
+  payloadOverBound: number;
+  framingPerMessage: number;
+  framingPerRegionChange: number;
+  /** The same with the hub signing (`--signing-key`): 72 bytes more per message. */
+  framingPerRegionChangeSigned: number;
+  regionChangesPerMessage: number;
 }
 
 export interface StrategyFigures {
@@ -221,13 +251,20 @@ export interface ModelResult {
   ratios: {
     fullPushOverFedmesh: number;
     unscopedDeltaOverFedmesh: number;
-    /** fedmesh on the line (payload and all framing) ÷ the field-level lower bound. */
+    /**
+     * fedmesh on the line (payload and all framing) ÷ the field-level lower bound, with changes
+     * arriving at `config.rate` and published in the hub's rounds (the bound per round too).
+     */
     fedmeshOverLowerBound: number;
     /** fedmesh payload alone ÷ the same bound. */
     fedmeshPayloadOverLowerBound: number;
+    /** The same ratio with every change published alone: the floor a quiet mesh pays. */
+    fedmeshOverLowerBoundAlone: number;
   };
-  /** Everything but payload, per message and per region-change (one change reaching one region). */
-  framing: { perMessage: number; perRegionChange: number };
+  /** Everything but payload, per message and per region-change (one change reaching one region), at `config.rate`. */
+  framing: { perMessage: number; perRegionChange: number; perRegionChangeSigned: number };
+  /** The line by rate of changes (`config.rates`). */
+  lineByRate: LineAtRate[];
   seconds: number;
 }
 
@@ -265,6 +302,7 @@ export async function runModel(cfg: ModelConfig, log: (line: string) => void): P
   const touched: number[] = [];
   const kinds: ChangeKind[] = [];
   const perRegionFedmesh = new Map<string, number>(w.regionNames.map((r) => [r, 0]));
+  const stepChanges: Map<string, RegionChanges>[] = [];
 
   for (let i = 0; i < cfg.changes; i++) {
     const c = w.nextChange();
@@ -274,6 +312,7 @@ export async function runModel(cfg: ModelConfig, log: (line: string) => void): P
     cpu.push(step.cpuUs);
     for (const k of Object.keys(stageSum) as (keyof StageTimes)[]) stageSum[k] += step.stages[k];
     touched.push(step.regions.size);
+    stepChanges.push(new Map([...step.regions].map(([region, r]) => [region, r.changes])));
     per.fedmesh.push({
       bytes: sum([...step.regions.values()].map((r) => r.bytes)),
       wire: sum([...step.regions.values()].map((r) => r.wireBytes)),
@@ -365,6 +404,26 @@ export async function runModel(cfg: ModelConfig, log: (line: string) => void): P
     lowerBound: figures(per.lower, per.lower, 0),
   };
 
+  const lineByRate: LineAtRate[] = [];
+  for (const rate of cfg.rates) {
+    lineByRate.push(
+      rate <= 0
+        ? lineFigures(
+            0,
+            n,
+            strategies.fedmesh.messages,
+            sum(touched),
+            strategies.fedmesh.totalBytes,
+            strategies.fedmesh.totalWireBytes,
+            strategies.lowerBound.totalBytes,
+          )
+        : await lineAtRate(rate, stepChanges, revision - n, cfg),
+    );
+    log(`model: line at ${rate} changes/s done`);
+  }
+  const primary = lineByRate.find((x) => x.rate === cfg.rate) ?? lineByRate[0]!;
+  const alone = lineByRate.find((x) => x.rate === 0)!;
+
   const byKind = {} as Record<ChangeKind, KindFigures>;
   for (const kind of CHANGE_KINDS) {
     const idx = kinds.flatMap((k, i) => (k === kind ? [i] : []));
@@ -389,6 +448,8 @@ export async function runModel(cfg: ModelConfig, log: (line: string) => void): P
       warmup: cfg.warmup,
       mix: cfg.mix,
       fullPushSamples: cfg.fullPushSamples,
+      rates: cfg.rates,
+      rate: primary.rate,
       codec: cfg.encode.codec,
       level: cfg.encode.level ?? 'default',
       chunkSize: cfg.encode.chunkSize,
@@ -409,16 +470,16 @@ export async function runModel(cfg: ModelConfig, log: (line: string) => void): P
       fullPushOverFedmesh: strategies.fullPush.totalBytes / strategies.fedmesh.totalBytes,
       unscopedDeltaOverFedmesh: strategies.unscopedDelta.totalBytes / strategies.fedmesh.totalBytes,
       // On the line, all framing included, against the field-level bound (which has none).
-      fedmeshOverLowerBound: strategies.fedmesh.totalWireBytes / strategies.lowerBound.totalBytes,
-      fedmeshPayloadOverLowerBound: strategies.fedmesh.totalBytes / strategies.lowerBound.totalBytes,
+      fedmeshOverLowerBound: primary.lineOverBound,
+      fedmeshPayloadOverLowerBound: primary.payloadOverBound,
+      fedmeshOverLowerBoundAlone: alone.lineOverBound,
     },
     framing: {
-      perMessage:
-        (strategies.fedmesh.totalWireBytes - strategies.fedmesh.totalBytes) /
-        Math.max(1, strategies.fedmesh.messages),
-      perRegionChange:
-        (strategies.fedmesh.totalWireBytes - strategies.fedmesh.totalBytes) / Math.max(1, sum(touched)),
+      perMessage: primary.framingPerMessage,
+      perRegionChange: primary.framingPerRegionChange,
+      perRegionChangeSigned: primary.framingPerRegionChangeSigned,
     },
+    lineByRate,
     seconds: (performance.now() - started) / 1000,
   };
 }
@@ -442,6 +503,83 @@ export async function lowerBoundBytes(changes: RegionChanges, _enc?: EncodeConfi
 }
 
 const ZERO_HASH = '0'.repeat(64);
+
+/**
+ * The line with the recorded changes arriving at `rate`: each round of the hub's schedule becomes
+ * one delta per region it changed (the net change of its changes), measured like any other, and
+ * the bound is taken over the same net change, so merging cannot beat a bound it did not pay for.
+ */
+async function lineAtRate(
+  rate: number,
+  stepChanges: readonly Map<string, RegionChanges>[],
+  firstVersion: number,
+  cfg: ModelConfig,
+): Promise<LineAtRate> {
+  let messages = 0;
+  let payload = 0;
+  let wire = 0;
+  let bound = 0;
+  const rounds = publicationRounds(stepChanges.length, rate, cfg.seed + 11);
+  for (const round of rounds) {
+    const byRegion = new Map<string, RegionChanges[]>();
+    for (const i of round) {
+      for (const [region, changes] of stepChanges[i]!) {
+        let list = byRegion.get(region);
+        if (!list) byRegion.set(region, (list = []));
+        list.push(changes);
+      }
+    }
+    const from = firstVersion + round[0]!;
+    const to = firstVersion + round[round.length - 1]! + 1;
+    for (const [region, list] of byRegion) {
+      const merged = mergeRegionChanges(list);
+      if (merged.size === 0) continue;
+      const msgs = await encodeDelta(
+        region,
+        from,
+        to,
+        ZERO_HASH,
+        opsFromChanges(merged),
+        encodeOpts(cfg.encode),
+      );
+      const m = measure(msgs);
+      messages += m.messages;
+      payload += m.bytes;
+      wire += m.wireBytes;
+      bound += await lowerBoundBytes(merged, cfg.encode);
+    }
+  }
+  const regionChanges = sum(stepChanges.map((s) => s.size));
+  return lineFigures(rate, rounds.length, messages, regionChanges, payload, wire, bound);
+}
+
+function lineFigures(
+  rate: number,
+  rounds: number,
+  messages: number,
+  regionChanges: number,
+  payloadBytes: number,
+  wireBytes: number,
+  boundBytes: number,
+): LineAtRate {
+  const framing = wireBytes - payloadBytes;
+  const perChange = (x: number) => x / Math.max(1, regionChanges);
+  return {
+    rate,
+    rounds,
+    messages,
+    regionChanges,
+    payloadBytes,
+    wireBytes,
+    boundBytes,
+    lineOverBound: wireBytes / Math.max(1, boundBytes),
+    payloadOverBound: payloadBytes / Math.max(1, boundBytes),
+    framingPerMessage: framing / Math.max(1, messages),
+    framingPerRegionChange: perChange(framing),
+    framingPerRegionChangeSigned: perChange(framing + messages * (KEY_ID_BYTES + SIGNATURE_BYTES)),
+    regionChangesPerMessage: regionChanges / Math.max(1, messages),
+  };
+}
 
 /** A snapshot chunk's metadata, for its header size (the digits of versions barely matter). */
 /** Stream sequence assumed for the lengths of the expected-sequence header and the ack subject. */
