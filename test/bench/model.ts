@@ -524,9 +524,9 @@ async function lineAtRate(
     const byRegion = new Map<string, RegionChanges[]>();
     for (const i of round) {
       for (const [region, changes] of stepChanges[i]!) {
-        let list = byRegion.get(region);
-        if (!list) byRegion.set(region, (list = []));
-        list.push(changes);
+        const list = byRegion.get(region);
+        if (list) list.push(changes);
+        else byRegion.set(region, [changes]);
       }
     }
     const from = firstVersion + round[0]!;
