@@ -22,9 +22,9 @@
  * Hub RSS (VmRSS, and VmHWM for the peak) is read after the bulk apply and at the end.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Resource } from '@fedmesh/shared';
@@ -89,6 +89,8 @@ async function startHub(natsUrl: string): Promise<{ url: string; proc: ChildProc
   const proc = spawn(
     process.execPath,
     [
+      // Node flags for the hub alone, to profile it where it works: FEDMESH_HUB_NODE_ARGS='--cpu-prof --cpu-prof-dir /tmp/prof'.
+      ...(process.env.FEDMESH_HUB_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       resolve(ROOT, 'hub/bin/fedmesh-hub.mjs'),
       ...['--nats', natsUrl, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'],
     ],
@@ -166,7 +168,7 @@ for (const target of sizes) {
       idleMs: idleRate * 1000,
     });
     if (target === sizes.at(-1)) {
-      for (const rate of rates) await sustain(hub.url, pid, w, rate);
+      for (const rate of rates) await sustain(hub.url, pid, w, rate, natsPid(nats.storeDir));
       const end = memoryMiB(pid);
       console.log(`hub RSS at the end ${end.rss.toFixed(0)} MiB (peak ${end.peak.toFixed(0)})`);
     }
@@ -192,7 +194,28 @@ console.log(
 );
 
 /** Endpoint changes at `rate` per second for `rateSeconds`, and how fast the hub published them. */
-async function sustain(url: string, pid: number, w: ReturnType<typeof createWorkload>, rate: number) {
+/** The pid of the nats-server serving from `storeDir` (its command line names the config beside it). */
+function natsPid(storeDir: string): number | undefined {
+  const dir = dirname(storeDir);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.includes('nats-server') && cmd.includes(dir)) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+async function sustain(
+  url: string,
+  pid: number,
+  w: ReturnType<typeof createWorkload>,
+  rate: number,
+  natsServerPid: number | undefined,
+) {
   const total = Math.round(rate * rateSeconds); // writes, roughly one per change
   // Endpoint changes (flaps, scaling, restarts) and the new services they may be of, whose writes
   // go one after another; changes overlap. Rollouts and policy edits, which may name a policy
@@ -211,6 +234,8 @@ async function sustain(url: string, pid: number, w: ReturnType<typeof createWork
   const revisionBefore = highestRevision;
   const revisions = new Set<number>();
   const cpu0 = cpuSeconds(pid);
+  const nats0 = natsServerPid ? cpuSeconds(natsServerPid) : 0;
+  const self0 = process.cpuUsage();
   const t0 = performance.now();
   let next = 0;
   let failed = 0;
@@ -233,21 +258,24 @@ async function sustain(url: string, pid: number, w: ReturnType<typeof createWork
       for (;;) {
         const b = batches[next++];
         if (!b) return;
-        const wait = t0 + (b.at * 1000) / rate - performance.now();
-        if (wait > 0) await sleep(wait);
         let done!: () => void;
         const finished = new Promise<void>((r) => (done = r));
+        // What this batch creates and writes is claimed in batch order, before any waiting, so
+        // that a later batch always finds the earlier one it depends on (and never the reverse).
         const mine = b.resources
           .filter((r) => r.kind === 'Service')
           .map((r) => `${r.metadata.namespace}/${r.metadata.name}`);
-        for (const r of b.resources) {
+        const deps = b.resources.flatMap((r) => {
           const service = r.kind === 'ServiceEndpoints' ? `${r.metadata.namespace}/${r.spec.service}` : '';
-          if (service && !mine.includes(service)) await created.get(service);
-        }
+          return service && !mine.includes(service) ? [created.get(service)] : [];
+        });
         for (const key of mine) created.set(key, finished);
         const keys = b.resources.map(keyPath);
         const earlier = keys.map((k) => writing.get(k));
         for (const k of keys) writing.set(k, finished);
+        const wait = t0 + (b.at * 1000) / rate - performance.now();
+        if (wait > 0) await sleep(wait);
+        await Promise.all(deps);
         await Promise.all(earlier);
         await applyBatch(url, b.resources, revisions).catch((err) => {
           if (failed++ < 3) console.log(`  a batch failed: ${(err as Error).message.slice(0, 300)}`);
@@ -262,20 +290,21 @@ async function sustain(url: string, pid: number, w: ReturnType<typeof createWork
     for (;;) {
       const i = next++;
       if (i >= changes.length) return;
-      const due = t0 + (i * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
       let done!: () => void;
       const finished = new Promise<void>((r) => (done = r));
-      // An endpoint change of a service that another change is still creating waits for it.
+      // An endpoint change of a service that another change is still creating waits for it
+      // (claimed in change order before waiting, as above).
       const mine = changes[i]!.filter((r) => r.kind === 'Service').map(
         (r) => `${r.metadata.namespace}/${r.metadata.name}`,
       );
-      for (const r of changes[i]!) {
+      const deps = changes[i]!.flatMap((r) => {
         const service = r.kind === 'ServiceEndpoints' ? `${r.metadata.namespace}/${r.spec.service}` : '';
-        if (service && !mine.includes(service)) await created.get(service);
-      }
+        return service && !mine.includes(service) ? [created.get(service)] : [];
+      });
       for (const key of mine) created.set(key, finished);
+      const wait = t0 + (i * 1000) / rate - performance.now();
+      if (wait > 0) await sleep(wait);
+      await Promise.all(deps);
       for (const r of changes[i]!) {
         await put(url, r, revisions).catch((err) => {
           if (failed++ < 3) console.log(`  a write failed: ${(err as Error).message.slice(0, 200)}`);
@@ -297,6 +326,10 @@ async function sustain(url: string, pid: number, w: ReturnType<typeof createWork
   }
   const cpuS = cpuSeconds(pid) - cpu0;
   const elapsedS = (performance.now() - t0) / 1000;
+  // Where the two cores went: the hub, nats-server and this driver share them.
+  const natsS = natsServerPid ? cpuSeconds(natsServerPid) - nats0 : Number.NaN;
+  const self = process.cpuUsage(self0);
+  const driverS = (self.user + self.system) / 1e6;
   const published = after.count - before.count;
   const within =
     (after.le.get(String(CONVERGED_WITHIN_S)) ?? 0) - (before.le.get(String(CONVERGED_WITHIN_S)) ?? 0);
@@ -307,7 +340,8 @@ async function sustain(url: string, pid: number, w: ReturnType<typeof createWork
     `  sustained ${rate} changes/s${batchSize > 1 ? ` in batches of ${batchSize}` : ''} (${Math.round((endpointChanges / changes.length) * 100)}% endpoint changes): ` +
       `${changes.length} changes, ${writes} writes in ${sentS.toFixed(1)} s (${achieved.toFixed(0)} changes/s, ${failed} failed); ` +
       `${real} changed the store, ${published} published, ${within} within ${CONVERGED_WITHIN_S} s, ${within1} within 1 s; ` +
-      `hub CPU ${((cpuS / elapsedS) * 100).toFixed(0)}% of a core over ${elapsedS.toFixed(1)} s; ${kept ? 'KEPT' : 'NOT kept'}`,
+      `hub CPU ${((cpuS / elapsedS) * 100).toFixed(0)}% of a core over ${elapsedS.toFixed(1)} s ` +
+      `(nats-server ${((natsS / elapsedS) * 100).toFixed(0)}%, this driver ${((driverS / elapsedS) * 100).toFixed(0)}%); ${kept ? 'KEPT' : 'NOT kept'}`,
   );
   return kept;
 }

@@ -9,6 +9,7 @@ import {
   type FieldIssue,
   invalid,
   isFedmeshError,
+  isInCanonicalOrder,
   type Logger,
   OWNER_ANNOTATION,
   type Resource,
@@ -127,7 +128,7 @@ export function createWriter(deps: {
     async write(given, pre, actor, opts, known) {
       // Held, stored and hashed with its members in canonical order: every canonical encoding of
       // it downstream (the no-op check, view digests, deltas) is then a plain JSON.stringify.
-      const resource = canonicalOrder(given);
+      const resource = isInCanonicalOrder(given) ? given : canonicalOrder(given);
       const ref = refOf(resource);
       mark(ref, opts);
       if (pre.createOnly) {

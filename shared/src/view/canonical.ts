@@ -35,6 +35,11 @@ export function canonicalOrder<T>(value: T): T {
   return out as T;
 }
 
+/** True when `value` is already as `canonicalOrder` would make it (then no copy is needed). */
+export function isInCanonicalOrder(value: unknown): boolean {
+  return inCanonicalOrder(value, 0);
+}
+
 /** Depth beyond which the fast path is not tried (JSON.stringify and serialize both recurse). */
 const MAX_FAST_DEPTH = 64;
 

@@ -1,5 +1,6 @@
 import {
   APPLY_ORDER,
+  canonicalOrder,
   ErrorCode,
   FedmeshError,
   type FieldIssue,
@@ -132,7 +133,11 @@ function validate(docs: unknown[], perDocumentLimit: number): { items: ApplyItem
       return;
     }
     try {
-      const { resource, bodyRevision } = parseDocument(doc, undefined);
+      // In canonical order from here on: the no-op check below is then JSON.stringify, and the
+      // writer takes it without another copy.
+      const parsed = parseDocument(doc, undefined);
+      const resource = canonicalOrder(parsed.resource);
+      const { bodyRevision } = parsed;
       const ref = refOf(resource);
       Object.assign(item, { kind: ref.kind, namespace: ref.namespace, name: ref.name });
       const first = seen.get(refKey(ref));
