@@ -152,7 +152,11 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   // In a plugin, like /v1, so that the swagger plugin above is loaded when they register.
   app.register(async (system) => registerSystemRoutes(system, deps));
 
-  const writer = createWriter({ ...deps, onUrgent: (ref) => deps.engine.markUrgent(ref) });
+  const writer = createWriter({
+    ...deps,
+    onUrgent: (ref) => deps.engine.markUrgent(ref),
+    cached: (ref) => deps.engine.resource(ref),
+  });
   app.register(async (v1) => {
     registerAuth(v1, deps.auth);
     registerResourceRoutes(v1, deps, writer);

@@ -53,6 +53,14 @@ export interface Known {
 /** The one write path of the API: store, metrics and audit stay consistent whoever writes. */
 export interface Writer {
   get(ref: ResourceRef): Promise<StoredResource | undefined>;
+  /**
+   * A resource that another one names, for reference checks: from the hub's config watch when it
+   * holds it, from the store otherwise (it may have been created a moment ago, and the watch
+   * not have it yet). A referent the watch holds exists; that the store may have deleted it
+   * since is a race a store read has as well (nothing locks it until the write), and the read
+   * was a JetStream round trip per referent on every write.
+   */
+  referent(ref: ResourceRef): Promise<{ resource: Resource } | undefined>;
   write(
     resource: Resource,
     pre: Precondition,
@@ -70,6 +78,12 @@ export interface Writer {
   counted<T>(op: string, fn: () => Promise<T>): Promise<T>;
 }
 
+/**
+ * How long a deletion made here sends reference checks of it to the store: well past the config
+ * watch's lag, which the engine's stall check bounds at a few seconds.
+ */
+const DELETION_MEMORY_MS = 30_000;
+
 export function createWriter(deps: {
   store: ConfigStore;
   audit: AuditLog;
@@ -77,6 +91,8 @@ export function createWriter(deps: {
   logger: Logger;
   /** Told before the store write, so the mark is there when the change comes back on the watch. */
   onUrgent?: (ref: ResourceRef) => void;
+  /** What the config watch holds (the sync engine's copy); without it referents are read from the store. */
+  cached?: (ref: ResourceRef) => Resource | undefined;
 }): Writer {
   const { store, audit, metrics } = deps;
   const mark = (ref: ResourceRef, opts: WriteOptions | undefined) => {
@@ -122,8 +138,31 @@ export function createWriter(deps: {
 
   const get = (ref: ResourceRef) => counted('get', () => store.get(ref));
 
+  // Deletions made through this writer, by time, for as long as the watch may lag behind them.
+  const deletions = new Map<string, number>();
+  const deleted = (ref: ResourceRef) => {
+    const now = Date.now();
+    for (const [key, at] of deletions) {
+      if (now - at < DELETION_MEMORY_MS) break;
+      deletions.delete(key);
+    }
+    const key = refKey(ref);
+    deletions.delete(key); // re-inserted at the end: the map stays in time order
+    deletions.set(key, now);
+  };
+  const deletedLately = (ref: ResourceRef) => {
+    const at = deletions.get(refKey(ref));
+    return at !== undefined && Date.now() - at < DELETION_MEMORY_MS;
+  };
+
   return {
     get,
+    async referent(ref) {
+      // What this hub deleted a moment ago may still be in the watch's copy: read the store, so
+      // that a write naming it right after its deletion is refused, as it was before.
+      const held = deletedLately(ref) ? undefined : deps.cached?.(ref);
+      return held ? { resource: held } : get(ref);
+    },
     counted,
     async write(given, pre, actor, opts, known) {
       // Held, stored and hashed with its members in canonical order: every canonical encoding of
@@ -168,6 +207,7 @@ export function createWriter(deps: {
       if (ref.kind === 'ServiceEndpoints') checkOwner(await get(ref), ref, actor);
       mark(ref, opts);
       const revision = await counted('delete', () => store.delete(ref, ifMatch));
+      deleted(ref);
       await record(AuditOp.Delete, ref, revision, actor);
       return revision;
     },
@@ -201,7 +241,7 @@ export function sameContent(a: Resource, b: Resource): boolean {
  */
 export function checkReferencesInStore(
   resource: Resource,
-  get: (ref: ResourceRef) => Promise<StoredResource | undefined>,
+  get: (ref: ResourceRef) => Promise<{ resource: Resource } | undefined>,
   batch: ReadonlyMap<string, Resource> = new Map(),
   cache: Map<string, Resource | null> = new Map(),
 ): Promise<FieldIssue[]> {
@@ -211,7 +251,7 @@ export function checkReferencesInStore(
 /** What a write of `resource` should warn of (`referenceWarnings`), looked up like the checks. */
 export function referenceWarningsInStore(
   resource: Resource,
-  get: (ref: ResourceRef) => Promise<StoredResource | undefined>,
+  get: (ref: ResourceRef) => Promise<{ resource: Resource } | undefined>,
   batch: ReadonlyMap<string, Resource> = new Map(),
   cache: Map<string, Resource | null> = new Map(),
 ): Promise<FieldIssue[]> {
@@ -225,7 +265,7 @@ export function referenceWarningsInStore(
 async function lookingUpInStore(
   check: (resource: Resource, lookup: ResourceLookup) => FieldIssue[],
   resource: Resource,
-  get: (ref: ResourceRef) => Promise<StoredResource | undefined>,
+  get: (ref: ResourceRef) => Promise<{ resource: Resource } | undefined>,
   batch: ReadonlyMap<string, Resource>,
   cache: Map<string, Resource | null>,
 ): Promise<FieldIssue[]> {

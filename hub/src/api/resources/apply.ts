@@ -51,10 +51,10 @@ export function registerApplyRoute(root: FastifyInstance, deps: ApiDeps, writer:
     const batch = new Map(planned.map((p) => [refKey(refOf(p.resource)), p.resource]));
     const cache = new Map<string, Resource | null>();
     await inChunks(planned, GET_CONCURRENCY, async (p) => {
-      const issues = await checkReferencesInStore(p.resource, writer.get, batch, cache);
+      const issues = await checkReferencesInStore(p.resource, writer.referent, batch, cache);
       if (issues.length) markInvalid(p.item, issues, `invalid ${p.resource.kind} manifest`);
       else {
-        const warnings = await referenceWarningsInStore(p.resource, writer.get, batch, cache);
+        const warnings = await referenceWarningsInStore(p.resource, writer.referent, batch, cache);
         if (warnings.length) p.item.warnings = warnings;
       }
     });

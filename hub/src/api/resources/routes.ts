@@ -177,13 +177,13 @@ export function parseRef(p: RefParams): ResourceRef {
 export async function admit(
   body: unknown,
   ref: ResourceRef | undefined,
-  writer: Pick<Writer, 'get'>,
+  writer: Pick<Writer, 'referent'>,
 ): Promise<{ resource: Resource; bodyRevision: number | undefined; warnings: FieldIssue[] }> {
   const { resource, bodyRevision } = parseDocument(body, ref);
   const cache = new Map<string, Resource | null>();
-  const refIssues = await checkReferencesInStore(resource, writer.get, undefined, cache);
+  const refIssues = await checkReferencesInStore(resource, writer.referent, undefined, cache);
   if (refIssues.length) throw invalid(refIssues, `invalid ${resource.kind} manifest`);
-  const warnings = await referenceWarningsInStore(resource, writer.get, undefined, cache);
+  const warnings = await referenceWarningsInStore(resource, writer.referent, undefined, cache);
   return { resource, bodyRevision, warnings };
 }
 
