@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { encodeSnapshot, type OutgoingMessage } from '@fedmesh/hub';
-import { type EncodeConfig, fedmeshStep, loadScoper } from './model.js';
+import { type EncodeConfig, fedmeshStep, loadScoper } from './pipeline.js';
 import { type Summary, summarize } from './stats.js';
 import { type ChurnMix, createWorkload } from './workload.js';
 

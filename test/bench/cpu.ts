@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type EncodeConfig, fedmeshStep, loadScoper, meanStages, type StageTimes } from './model.js';
+import { type EncodeConfig, fedmeshStep, loadScoper, meanStages, type StageTimes } from './pipeline.js';
 import { round, type Summary, summarize } from './stats.js';
 import { type ChurnMix, createWorkload } from './workload.js';
 

@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseByteRate, parseByteSize, type Resource, type ResourceOf } from '@fedmesh/shared';
 import { type AgentProcess, hubClient, removeDir, spawnAgent, startTestHub } from '../support/fedmesh.js';
 import { startNatsServer } from '../support/nats.js';
-import { type EncodeConfig, fedmeshStep, loadScoper } from './model.js';
+import { type EncodeConfig, fedmeshStep, loadScoper } from './pipeline.js';
 import { round, type Summary, sum, summarize } from './stats.js';
 import { type ChangeKind, type ChurnMix, createRng, createWorkload, type Write } from './workload.js';
 

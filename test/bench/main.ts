@@ -16,7 +16,8 @@ import { parseArgs } from 'node:util';
 import { type AgentApplyResult, runAgentApply } from './agent-apply.js';
 import { type CpuResult, runCpuScaling } from './cpu.js';
 import { type LiveResult, runLive } from './live.js';
-import { DEFAULT_ENCODE, type ModelResult, runModel } from './model.js';
+import { type ModelResult, runModel } from './model.js';
+import { DEFAULT_ENCODE } from './pipeline.js';
 import { fmtBytes, fmtMs, fmtRatio, fmtUs, round, table } from './stats.js';
 import { CHANGE_KINDS, type ChurnMix, DEFAULT_WORKLOAD } from './workload.js';
 

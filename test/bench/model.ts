@@ -10,38 +10,25 @@
  *
  * Bytes are compressed payload bytes; `wireBytes` adds everything else a delivered message costs
  * on the line but TCP/IP: the envelope, the JetStream headers, the HMSG line and its ack subject.
+ * The hub's path and the line's accounting are in `pipeline.ts`; the same changes grouped into the
+ * hub's publication rounds at a churn rate, against the bound of those rounds, in `line.ts`.
  */
 
-import {
-  createIncrementalScoper,
-  DEFAULT_CHUNK_SIZE,
-  encodeDelta,
-  encodeSnapshot,
-  type IncrementalScoper,
-  type OutgoingMessage,
-  opsFromChanges,
-  type RegionChanges,
-} from '@fedmesh/hub';
-import {
-  ackSubjectBytes,
-  agentDurableName,
-  type Codec,
-  canonicalJson,
-  compress,
-  deliveryLineBytes,
-  type EnvelopeMeta,
-  encodeEnvelope,
-  KEY_ID_BYTES,
-  MessageType,
-  type Resource,
-  SIGNATURE_BYTES,
-  syncHeaderBytes,
-  syncSubject,
-  type ViewResource,
-} from '@fedmesh/shared';
+import { encodeDelta, encodeSnapshot, type RegionChanges } from '@fedmesh/hub';
+import { type EnvelopeMeta, encodeEnvelope, MessageType, type ViewResource } from '@fedmesh/shared';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import { mergeRegionChanges, publicationRounds } from './rounds.js';
-import { round, type Summary, sum, summarize } from './stats.js';
+import { type LineAtRate, lineAtRate, lineFigures, lowerBoundBytes } from './line.js';
+import {
+  type EncodeConfig,
+  encodeOpts,
+  fedmeshStep,
+  framedBytes,
+  loadScoper,
+  meanStages,
+  measure,
+  type StageTimes,
+} from './pipeline.js';
+import { type Summary, sum, summarize } from './stats.js';
 import {
   CHANGE_KINDS,
   type ChangeKind,
@@ -49,123 +36,9 @@ import {
   createWorkload,
   keyOf,
   type WorkloadStats,
-  type Write,
 } from './workload.js';
 
 const { escapePathComponent } = fastJsonPatch;
-
-export interface EncodeConfig {
-  codec: Codec;
-  /** Undefined: the hub's default (brotli quality 9). */
-  level: number | undefined;
-  chunkSize: number;
-}
-
-export const DEFAULT_ENCODE: EncodeConfig = { codec: 'br', level: undefined, chunkSize: DEFAULT_CHUNK_SIZE };
-
-function encodeOpts(e: EncodeConfig) {
-  return { codec: e.codec, chunkSize: e.chunkSize, ...(e.level === undefined ? {} : { level: e.level }) };
-}
-
-// ---- the fedmesh pipeline, timed ----------------------------------------------------------------
-
-export interface StageTimes {
-  apply: number;
-  flush: number;
-  ops: number;
-  hash: number;
-  encode: number;
-}
-
-export interface FedmeshStep {
-  /** process.cpuUsage (user + system, every thread: brotli runs on the libuv pool) in µs. */
-  cpuUs: number;
-  /**
-   * The same CPU split by stage (µs): cpuUsage deltas around each, so a busy neighbour on a shared
-   * machine does not show up as a slow stage the way wall time would.
-   */
-  stages: StageTimes;
-  regions: Map<
-    string,
-    { bytes: number; wireBytes: number; messages: number; changes: RegionChanges; out: OutgoingMessage[] }
-  >;
-}
-
-/** µs of CPU (user + system) used by the whole process so far. */
-export function cpuNow(): number {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-}
-
-/**
- * One change through the hub's path: scoper.apply, flush, then per changed region the ops, the
- * view hash and the encoded delta, as the sync engine does on publication (without NATS).
- */
-export async function fedmeshStep(
-  scoper: IncrementalScoper,
-  writes: readonly Write[],
-  versions: Map<string, number>,
-  toVersion: number,
-  enc: EncodeConfig,
-): Promise<FedmeshStep> {
-  const stages: StageTimes = { apply: 0, flush: 0, ops: 0, hash: 0, encode: 0 };
-  let t = cpuNow();
-  for (const w of writes) scoper.apply(w.key, w.resource);
-  stages.apply += lap();
-  const changed = scoper.flush();
-  stages.flush += lap();
-  const regions: FedmeshStep['regions'] = new Map();
-  for (const [region, changes] of changed) {
-    const ops = opsFromChanges(changes);
-    stages.ops += lap();
-    const hash = scoper.hash(region)!;
-    stages.hash += lap();
-    const msgs = await encodeDelta(region, versions.get(region) ?? 0, toVersion, hash, ops, encodeOpts(enc));
-    stages.encode += lap();
-    versions.set(region, toVersion);
-    regions.set(region, { ...measure(msgs), changes, out: msgs });
-    t = cpuNow(); // bookkeeping between regions is the benchmark's, not the hub's
-  }
-  return { cpuUs: sumStages(stages), stages, regions };
-
-  function lap(): number {
-    const now = cpuNow();
-    const us = now - t;
-    t = now;
-    return us;
-  }
-}
-
-export function sumStages(s: StageTimes): number {
-  return s.apply + s.flush + s.ops + s.hash + s.encode;
-}
-
-/** Stage totals divided by a count, rounded to 0.1 µs: the mean per change. */
-export function meanStages(s: StageTimes, n: number): StageTimes {
-  const m = (x: number) => round(x / Math.max(1, n), 1);
-  return { apply: m(s.apply), flush: m(s.flush), ops: m(s.ops), hash: m(s.hash), encode: m(s.encode) };
-}
-
-function measure(msgs: OutgoingMessage[]): { bytes: number; wireBytes: number; messages: number } {
-  let bytes = 0;
-  let wire = 0;
-  for (const m of msgs) {
-    // Payload: the codec's bytes alone. On the line: everything a delivered message costs but
-    // TCP/IP: the body (envelope and payload), the JetStream headers it carries and the HMSG
-    // line with its ack subject (six-digit stream sequences, as on a stream in service).
-    bytes += m.data.byteLength - encodeEnvelope(m.meta).byteLength;
-    wire += framedBytes(m.meta.region, m.data.byteLength);
-  }
-  return { bytes, wireBytes: wire, messages: msgs.length };
-}
-
-/** Loads a mesh into a fresh scoper, as the hub does at start (one flush computes every view). */
-export function loadScoper(resources: readonly Resource[]): IncrementalScoper {
-  const scoper = createIncrementalScoper();
-  for (const r of resources) scoper.apply(keyOf(r), r);
-  scoper.flush();
-  return scoper;
-}
 
 // ---- the four strategies ------------------------------------------------------------------------
 
@@ -185,27 +58,6 @@ export interface ModelConfig {
    */
   rates: number[];
   rate: number;
-}
-
-/** The line at one rate of changes: what the hub's rounds put on it, against the bound of the same rounds. */
-export interface LineAtRate {
-  rate: number;
-  rounds: number;
-  messages: number;
-  /** One change reaching one region. */
-  regionChanges: number;
-  payloadBytes: number;
-  /** Payload and all framing but TCP/IP, unsigned (the hub's default). */
-  wireBytes: number;
-  /** Field-level bound of each region's net change per round. */
-  boundBytes: number;
-  lineOverBound: number;
-  payloadOverBound: number;
-  framingPerMessage: number;
-  framingPerRegionChange: number;
-  /** The same with the hub signing (`--signing-key`): 72 bytes more per message. */
-  framingPerRegionChangeSigned: number;
-  regionChangesPerMessage: number;
 }
 
 export interface StrategyFigures {
@@ -484,114 +336,9 @@ export async function runModel(cfg: ModelConfig, log: (line: string) => void): P
   };
 }
 
-/**
- * The field-level lower bound of one region's change: the minimal [path, value] pairs (a removal
- * as [path]), lists matched by identity (the ops `opsFromChanges` makes, without their op names),
- * as canonical JSON, brotli at quality 11. No envelope, no headers, no framing: what any encoding
- * of the same change would have to say.
- */
-export async function lowerBoundBytes(changes: RegionChanges, _enc?: EncodeConfig): Promise<number> {
-  const pairs = opsFromChanges(changes).map((op) =>
-    op.op === 'remove'
-      ? [op.path]
-      : op.op === 'move'
-        ? [op.path, { from: op.from }]
-        : [op.path, (op as { value: unknown }).value],
-  );
-  const raw = new TextEncoder().encode(canonicalJson(pairs));
-  return (await compress('br', raw, { level: 11 })).byteLength;
-}
-
 const ZERO_HASH = '0'.repeat(64);
 
-/**
- * The line with the recorded changes arriving at `rate`: each round of the hub's schedule becomes
- * one delta per region it changed (the net change of its changes), measured like any other, and
- * the bound is taken over the same net change, so merging cannot beat a bound it did not pay for.
- */
-async function lineAtRate(
-  rate: number,
-  stepChanges: readonly Map<string, RegionChanges>[],
-  firstVersion: number,
-  cfg: ModelConfig,
-): Promise<LineAtRate> {
-  let messages = 0;
-  let payload = 0;
-  let wire = 0;
-  let bound = 0;
-  const rounds = publicationRounds(stepChanges.length, rate, cfg.seed + 11);
-  for (const round of rounds) {
-    const byRegion = new Map<string, RegionChanges[]>();
-    for (const i of round) {
-      for (const [region, changes] of stepChanges[i]!) {
-        const list = byRegion.get(region);
-        if (list) list.push(changes);
-        else byRegion.set(region, [changes]);
-      }
-    }
-    const from = firstVersion + round[0]!;
-    const to = firstVersion + round[round.length - 1]! + 1;
-    for (const [region, list] of byRegion) {
-      const merged = mergeRegionChanges(list);
-      if (merged.size === 0) continue;
-      const msgs = await encodeDelta(
-        region,
-        from,
-        to,
-        ZERO_HASH,
-        opsFromChanges(merged),
-        encodeOpts(cfg.encode),
-      );
-      const m = measure(msgs);
-      messages += m.messages;
-      payload += m.bytes;
-      wire += m.wireBytes;
-      bound += await lowerBoundBytes(merged, cfg.encode);
-    }
-  }
-  const regionChanges = sum(stepChanges.map((s) => s.size));
-  return lineFigures(rate, rounds.length, messages, regionChanges, payload, wire, bound);
-}
-
-function lineFigures(
-  rate: number,
-  rounds: number,
-  messages: number,
-  regionChanges: number,
-  payloadBytes: number,
-  wireBytes: number,
-  boundBytes: number,
-): LineAtRate {
-  const framing = wireBytes - payloadBytes;
-  const perChange = (x: number) => x / Math.max(1, regionChanges);
-  return {
-    rate,
-    rounds,
-    messages,
-    regionChanges,
-    payloadBytes,
-    wireBytes,
-    boundBytes,
-    lineOverBound: wireBytes / Math.max(1, boundBytes),
-    payloadOverBound: payloadBytes / Math.max(1, boundBytes),
-    framingPerMessage: framing / Math.max(1, messages),
-    framingPerRegionChange: perChange(framing),
-    framingPerRegionChangeSigned: perChange(framing + messages * (KEY_ID_BYTES + SIGNATURE_BYTES)),
-    regionChangesPerMessage: regionChanges / Math.max(1, messages),
-  };
-}
-
 /** A snapshot chunk's metadata, for its header size (the digits of versions barely matter). */
-/** Stream sequence assumed for the lengths of the expected-sequence header and the ack subject. */
-const TYPICAL_SEQ = 100_000;
-
-/** A message body of `body` bytes on `region`'s subject, as the line carries it (TCP/IP aside). */
-export function framedBytes(region: string, body: number): number {
-  const hdr = syncHeaderBytes(TYPICAL_SEQ);
-  const reply = ackSubjectBytes(agentDurableName(region), TYPICAL_SEQ);
-  return body + hdr + deliveryLineBytes(syncSubject(region), 'x'.repeat(reply), hdr, hdr + body);
-}
-
 function sampleMeta(count: number): EnvelopeMeta {
   return {
     type: MessageType.Snapshot,

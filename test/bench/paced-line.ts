@@ -27,8 +27,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { type AgentProcess, hubClient, removeDir, spawnAgent, startTestHub } from '../support/fedmesh.js';
 import { startNatsServer } from '../support/nats.js';
+import { lowerBoundBytes } from './line.js';
 import { agentStatus, send, waitHash } from './live.js';
-import { DEFAULT_ENCODE, fedmeshStep, loadScoper, lowerBoundBytes } from './model.js';
+import { DEFAULT_ENCODE, fedmeshStep, loadScoper } from './pipeline.js';
 import { createWorkload } from './workload.js';
 
 const { values } = parseArgs({
