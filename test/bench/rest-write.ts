@@ -17,7 +17,7 @@
  * `fedmesh_hub_change_publish_seconds` histogram how many of them were on the stream for every
  * region they reached within max-wait + 1 s (2 s with the default flags). The highest rate
  * the hub sustains is the highest one at which the REST API kept the pace and all of them did.
- * With `--batch N` the changes go N to a request (POST /v1/apply, up to 16 requests in flight),
+ * With `--batch N` the changes go N to a request (POST /v1/apply, up to `--inflight` requests at once, 16 by default),
  * as a client that reports endpoints in bulk would send them.
  * Hub RSS (VmRSS, and VmHWM for the peak) is read after the bulk apply and at the end.
  */
@@ -42,6 +42,7 @@ const { values } = parseArgs({
     rates: { type: 'string', default: '' },
     seconds: { type: 'string', default: '20' },
     batch: { type: 'string', default: '1' },
+    inflight: { type: 'string', default: '16' },
   },
 });
 const sizes = values.sizes.split(',').map(Number);
@@ -51,6 +52,8 @@ const rates = values.rates ? values.rates.split(',').map(Number) : [];
 const rateSeconds = Number(values.seconds);
 /** Changes per request in the sustained runs: 1 is a PUT each, more is one POST /v1/apply. */
 const batchSize = Math.max(1, Number(values.batch));
+/** POST /v1/apply requests in flight at once in the batched runs. */
+const inflight = Math.max(1, Number(values.inflight));
 /** The hub's default --max-wait plus the second the issue allows for the rest. */
 const CONVERGED_WITHIN_S = 2;
 /** Resources per service in the workload's default mix (measured: 34,159 for 10,000 services). */
@@ -283,7 +286,7 @@ async function sustain(
         done();
       }
     };
-    await Promise.all(Array.from({ length: 16 }, batchWorker));
+    await Promise.all(Array.from({ length: inflight }, batchWorker));
     if (coalesced) console.log(`  ${coalesced} writes coalesced within their batch`);
   }
   const worker = async () => {

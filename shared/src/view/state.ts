@@ -10,8 +10,9 @@ import type { ViewResource } from './types.js';
 // The digest rides on the object itself, under a symbol and not enumerable: JSON, canonical
 // JSON, Object.keys, spreads and structured clones never see it, and a copy never carries it.
 // It was a WeakMap: at Alibaba scale (about a million view entries) its ephemerons made every
-// full GC of the hub's heap about five times as long (2.6 s against 0.4 s for 1M small objects
-// in `node --expose-gc`), and the hub spent a quarter of its time in GC under sustained writes.
+// full GC of the hub's heap several times as long (`npx tsx test/bench/digest-gc.ts`: 1M entries,
+// 585–975 ms against 221–263 ms), and the hub spent a quarter of its time in GC under sustained
+// writes.
 // An object that cannot take a property (frozen) keeps its digest in a WeakMap still.
 const DIGEST = Symbol('fedmesh.entryDigest');
 const frozenDigests = new WeakMap<object, CachedDigest>();
