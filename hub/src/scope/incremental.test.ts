@@ -174,6 +174,35 @@ describe('incremental scoper', () => {
     expect((scoper.resources('eu-west')![key] as { spec: { healthy: number } }).spec.healthy).toBe(1);
   });
 
+  it('scope - regions that need one service elsewhere share one RemoteEndpoints object, renewed when its count changes', () => {
+    const scoper = createIncrementalScoper();
+    const mesh = [
+      region('r1', 'eu', true),
+      region('r2', 'eu', true),
+      region('r3', 'us', true),
+      svc('db'),
+      svc('web', ['db']),
+      eps('db', 'r3', 3),
+      eps('web', 'r1', 1),
+      eps('web', 'r2', 1),
+    ];
+    for (const r of mesh) scoper.apply(resourceViewKey(r), r);
+    scoper.flush();
+    const key = 'RemoteEndpoints/shop/db.r3';
+    const held = () => [scoper.resources('r1')![key], scoper.resources('r2')![key]];
+    const [a, b] = held();
+    expect(a).toMatchObject({ spec: { healthy: 3, region: 'r3' } });
+    expect(a).toBe(b);
+    scoper.apply(resourceViewKey(eps('db', 'r3', 3, 1)), eps('db', 'r3', 3, 1));
+    expect([...scoper.flush().keys()].sort()).toEqual(['r1', 'r2', 'r3']);
+    const [c, d] = held();
+    expect(c).toMatchObject({ spec: { healthy: 2 } });
+    expect(c).toBe(d);
+    expect(c).not.toBe(a);
+    // Both views still hash as the from-scratch rule says.
+    for (const r of ['r1', 'r2']) expect(scoper.hash(r)).toBe(viewHash(scoper.resources(r)!));
+  });
+
   it('scope - a change to a service used only in eu-west reaches only eu-west', () => {
     const scoper = createIncrementalScoper();
     for (const r of sampleMesh()) scoper.apply(resourceViewKey(r), r);
