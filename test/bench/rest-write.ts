@@ -243,6 +243,24 @@ async function sustain(
   let next = 0;
   let failed = 0;
   const created = new Map<string, Promise<void>>();
+  /**
+   * Claims the Services `resources` create (settled by `finished`) and returns the creations
+   * they wait for: an endpoint change of a service another request is still creating waits for
+   * it. Claimed in request order before any waiting, so that a later request always finds the
+   * earlier one it depends on (and never the reverse).
+   */
+  const claim = (resources: readonly Resource[], finished: Promise<void>): Promise<void>[] => {
+    const mine = resources
+      .filter((r) => r.kind === 'Service')
+      .map((r) => `${r.metadata.namespace}/${r.metadata.name}`);
+    const deps = resources.flatMap((r) => {
+      const service = r.kind === 'ServiceEndpoints' ? `${r.metadata.namespace}/${r.spec.service}` : '';
+      const creating = service && !mine.includes(service) ? created.get(service) : undefined;
+      return creating ? [creating] : [];
+    });
+    for (const key of mine) created.set(key, finished);
+    return deps;
+  };
   if (batchSize > 1) {
     // Changes in requests of batchSize, each POST /v1/apply sent when its first change is due.
     // Two writes of one key in a batch keep the last (what any batching client does).
@@ -263,16 +281,7 @@ async function sustain(
         if (!b) return;
         let done!: () => void;
         const finished = new Promise<void>((r) => (done = r));
-        // What this batch creates and writes is claimed in batch order, before any waiting, so
-        // that a later batch always finds the earlier one it depends on (and never the reverse).
-        const mine = b.resources
-          .filter((r) => r.kind === 'Service')
-          .map((r) => `${r.metadata.namespace}/${r.metadata.name}`);
-        const deps = b.resources.flatMap((r) => {
-          const service = r.kind === 'ServiceEndpoints' ? `${r.metadata.namespace}/${r.spec.service}` : '';
-          return service && !mine.includes(service) ? [created.get(service)] : [];
-        });
-        for (const key of mine) created.set(key, finished);
+        const deps = claim(b.resources, finished);
         const keys = b.resources.map(keyPath);
         const earlier = keys.map((k) => writing.get(k));
         for (const k of keys) writing.set(k, finished);
@@ -295,16 +304,7 @@ async function sustain(
       if (i >= changes.length) return;
       let done!: () => void;
       const finished = new Promise<void>((r) => (done = r));
-      // An endpoint change of a service that another change is still creating waits for it
-      // (claimed in change order before waiting, as above).
-      const mine = changes[i]!.filter((r) => r.kind === 'Service').map(
-        (r) => `${r.metadata.namespace}/${r.metadata.name}`,
-      );
-      const deps = changes[i]!.flatMap((r) => {
-        const service = r.kind === 'ServiceEndpoints' ? `${r.metadata.namespace}/${r.spec.service}` : '';
-        return service && !mine.includes(service) ? [created.get(service)] : [];
-      });
-      for (const key of mine) created.set(key, finished);
+      const deps = claim(changes[i]!, finished);
       const wait = t0 + (i * 1000) / rate - performance.now();
       if (wait > 0) await sleep(wait);
       await Promise.all(deps);

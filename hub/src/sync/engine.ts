@@ -12,6 +12,7 @@ import {
   remoteEndpointsKey,
   viewKey,
 } from '@fedmesh/shared';
+import { eachConcurrently } from '../concurrency.js';
 import { createIncrementalScoper } from '../scope/index.js';
 import { createKeyChangeIndex, type KeyChangeIndex, planCatchUp } from './catch-up.js';
 import { ChainAttempt } from './chain.js';
@@ -385,16 +386,3 @@ class Engine implements SyncEngine {
 
 /** Regions whose publications of one round may be in flight at once. */
 const PUBLISH_CONCURRENCY = 8;
-
-/** Runs `fn` over `items`, at most `limit` at a time; resolves when all have. */
-async function eachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

@@ -136,11 +136,17 @@ class WatchCache implements ConfigWatchCache {
   }
 
   async catchUp(): Promise<void> {
-    const target = await this.deps.store.revision().catch(() => 0);
+    await this.reach(await this.deps.store.revision().catch(() => 0));
+  }
+
+  /** Waits up to LIST_CATCH_UP_MS for the cache to have processed `revision`; says whether it has. */
+  private async reach(revision: number): Promise<boolean> {
     const deadline = Date.now() + LIST_CATCH_UP_MS;
-    while (this.processed < target && Date.now() < deadline && !this.stopped) {
+    while (this.processed < revision) {
+      if (Date.now() > deadline || this.stopped) return false;
       await new Promise((r) => setTimeout(r, 5));
     }
+    return true;
   }
 
   /** Holds the watch against the store: behind it and still for too long, it is started again. */
@@ -201,15 +207,11 @@ class WatchCache implements ConfigWatchCache {
   }
 
   async list(filter: { kind?: string; namespace?: string }, atLeast: number): Promise<ListedResource[]> {
-    const deadline = Date.now() + LIST_CATCH_UP_MS;
-    while (this.processed < atLeast) {
-      if (Date.now() > deadline) {
-        throw new FedmeshError(
-          ErrorCode.Unavailable,
-          `config cache is behind the store (${this.processed} < ${atLeast})`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 5));
+    if (!(await this.reach(atLeast))) {
+      throw new FedmeshError(
+        ErrorCode.Unavailable,
+        `config cache is behind the store (${this.processed} < ${atLeast})`,
+      );
     }
     const out: ListedResource[] = [];
     for (const e of this.entries.values()) {

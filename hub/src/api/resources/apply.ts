@@ -12,6 +12,7 @@ import {
 } from '@fedmesh/shared';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { eachConcurrently } from '../../concurrency.js';
 import type { StoredResource } from '../../store/index.js';
 import type { ApiDeps } from '../deps.js';
 import { jsonPatch, readableDiff } from '../diff.js';
@@ -50,7 +51,7 @@ export function registerApplyRoute(root: FastifyInstance, deps: ApiDeps, writer:
 
     const batch = new Map(planned.map((p) => [refKey(refOf(p.resource)), p.resource]));
     const cache = new Map<string, Resource | null>();
-    await inChunks(planned, GET_CONCURRENCY, async (p) => {
+    await eachConcurrently(planned, GET_CONCURRENCY, async (p) => {
       const issues = await checkReferencesInStore(p.resource, writer.referent, batch, cache);
       if (issues.length) markInvalid(p.item, issues, `invalid ${p.resource.kind} manifest`);
       else {
@@ -58,7 +59,7 @@ export function registerApplyRoute(root: FastifyInstance, deps: ApiDeps, writer:
         if (warnings.length) p.item.warnings = warnings;
       }
     });
-    await inChunks(planned, GET_CONCURRENCY, async (p) => {
+    await eachConcurrently(planned, GET_CONCURRENCY, async (p) => {
       p.current = await writer.get(refOf(p.resource));
       plan(p, dryRun);
     });
@@ -220,8 +221,8 @@ async function write(
   for (let i = 0; i < ordered.length; ) {
     const kind = ordered[i]!.resource.kind;
     let end = i;
-    while (end < ordered.length && end - i < WRITE_CONCURRENCY && ordered[end]!.resource.kind === kind) end++;
-    await Promise.all(ordered.slice(i, end).map(one));
+    while (end < ordered.length && ordered[end]!.resource.kind === kind) end++;
+    await eachConcurrently(ordered.slice(i, end), WRITE_CONCURRENCY, one);
     i = end;
   }
   if (!failure) return { status: 200 };
@@ -271,8 +272,4 @@ export function parseBool(v: unknown, name: string): boolean {
   if (v === 'true') return true;
   if (v === 'false') return false;
   throw invalid([{ path: name, message: 'must be "true" or "false", given once' }]);
-}
-
-async function inChunks<T>(xs: T[], size: number, fn: (x: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < xs.length; i += size) await Promise.all(xs.slice(i, i + size).map(fn));
 }
