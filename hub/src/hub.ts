@@ -162,7 +162,7 @@ async function startOn(
   // What agents discover, written through the API's one write path (audit, metrics).
   const uplink = serveEndpointReports(
     nc,
-    createWriter({ store, audit, metrics, logger, cached: (ref) => engine.resource(ref) }),
+    createWriter({ store, audit, metrics, logger, cached: (ref) => engine.stored(ref) }),
     async () => (await engine.list({ kind: 'ServiceEndpoints' }, 0)).map((r) => r.resource),
     logger,
   );

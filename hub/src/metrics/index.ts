@@ -44,6 +44,7 @@ export interface HubMetrics {
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
   storeOps: Counter<'op' | 'result'>;
+  storeDuration: Histogram<'op'>;
   /** The engine's `onChangesPublished`: from a config change to its last region's publication. */
   changesPublished(waitedMs: readonly number[]): void;
   /** What was published per region and what of it the region's line has yet to carry. */
@@ -226,6 +227,13 @@ export function createHubMetrics(): HubMetrics {
       name: 'fedmesh_hub_store_operations_total',
       help: 'Config store operations by kind of operation and result',
       labelNames: ['op', 'result'],
+      registers: [registry],
+    }),
+    storeDuration: new Histogram({
+      name: 'fedmesh_hub_store_operation_seconds',
+      help: 'Config store and audit operations from call to answer (JetStream round trip and queueing), by kind of operation',
+      labelNames: ['op'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
   };

@@ -245,7 +245,8 @@ function keyOf(ref: ResourceRef): string {
 }
 
 function encode(resource: Resource): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(resource));
+  // Buffer.from takes small texts from Node's pool; TextEncoder allocates a buffer per call.
+  return Buffer.from(JSON.stringify(resource));
 }
 
 function decode(e: KvEntry): Resource {

@@ -157,6 +157,10 @@ class Engine implements SyncEngine {
     return this.cache.resource(ref);
   }
 
+  stored(ref: ResourceRef) {
+    return this.cache.stored(ref);
+  }
+
   list(filter: { kind?: string; namespace?: string }, atLeast: number) {
     return this.cache.list(filter, atLeast);
   }

@@ -79,6 +79,8 @@ export interface SyncEngine {
   stats(region: string): RegionSyncStats | undefined;
   /** A resource as the engine last saw it in the config (for reference checks). */
   resource(ref: ResourceRef): Resource | undefined;
+  /** The same with the revision of its last write (what an update can be pinned to). */
+  stored(ref: ResourceRef): { resource: Resource; revision: number } | undefined;
   /** Config revision the engine has processed. */
   revision(): number;
   /**

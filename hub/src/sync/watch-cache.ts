@@ -41,6 +41,8 @@ export interface ConfigWatchCache {
   start(): Promise<void>;
   stop(): Promise<void>;
   resource(ref: ResourceRef): Resource | undefined;
+  /** The resource with the revision of its last write. */
+  stored(ref: ResourceRef): ListedResource | undefined;
   /** Every resource of the current config, in no particular order. */
   resources(): IterableIterator<Resource>;
   /** The highest config revision seen. */
@@ -195,7 +197,11 @@ class WatchCache implements ConfigWatchCache {
   }
 
   resource(ref: ResourceRef): Resource | undefined {
-    return this.entries.get(viewKey(ref.kind, ref.namespace, ref.name))?.resource;
+    return this.stored(ref)?.resource;
+  }
+
+  stored(ref: ResourceRef): ListedResource | undefined {
+    return this.entries.get(viewKey(ref.kind, ref.namespace, ref.name));
   }
 
   *resources(): IterableIterator<Resource> {

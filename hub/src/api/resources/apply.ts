@@ -18,6 +18,7 @@ import type { ApiDeps } from '../deps.js';
 import { jsonPatch, readableDiff } from '../diff.js';
 import {
   checkReferencesInStore,
+  isStaleCopy,
   referenceWarningsInStore,
   sameContent,
   urgentOption,
@@ -29,15 +30,20 @@ import { type ApplyItem, type ApplyResponse, ApplyResult, schemas } from './sche
 
 export { type ApplyItem, type ApplyResponse, ApplyResult };
 
-const GET_CONCURRENCY = 32;
-/** Writes of one kind in flight at once in an apply. */
-const WRITE_CONCURRENCY = 32;
+const GET_CONCURRENCY = 64;
+/**
+ * Writes of one kind in flight at once in an apply: a batch of 50 endpoint changes goes in one
+ * wave (with 32, the second wave added a JetStream round trip and an audit append to every batch).
+ */
+const WRITE_CONCURRENCY = 64;
 
 interface Planned {
   item: ApplyItem;
   resource: Resource;
   bodyRevision: number | undefined;
   current?: StoredResource;
+  /** `current` is the config watch's copy, not a store read: the store has yet to confirm it. */
+  fromCopy?: boolean;
 }
 
 export function registerApplyRoute(root: FastifyInstance, deps: ApiDeps, writer: Writer): void {
@@ -60,8 +66,19 @@ export function registerApplyRoute(root: FastifyInstance, deps: ApiDeps, writer:
       }
     });
     await eachConcurrently(planned, GET_CONCURRENCY, async (p) => {
-      p.current = await writer.get(refOf(p.resource));
-      plan(p, dryRun);
+      if (p.item.result === ApplyResult.Invalid) return;
+      // From the watch's copy when it has one: the write is pinned to the copy's revision, so the
+      // store itself confirms the plan (a store read per document was a JetStream round trip
+      // each). Dry runs show the store's own diff, and what only the store may answer
+      // (unchanged, a conflict) is asked of it.
+      const copy = dryRun ? undefined : writer.held(refOf(p.resource));
+      if (copy !== undefined) {
+        p.current = copy ?? undefined; // null: the watch holds none, so create-only
+        p.fromCopy = true;
+        plan(p, dryRun);
+        if (writes(p)) return;
+      }
+      await planFromStore(p, writer, dryRun);
     });
 
     const failed = items.some((i) => i.result === ApplyResult.Invalid);
@@ -157,6 +174,20 @@ function validate(docs: unknown[], perDocumentLimit: number): { items: ApplyItem
   return { items, planned };
 }
 
+/** Plans `p` (again) against what the store holds now. */
+async function planFromStore(p: Planned, writer: Writer, dryRun: boolean): Promise<void> {
+  p.fromCopy = false;
+  p.current = await writer.get(refOf(p.resource));
+  delete p.item.message;
+  delete p.item.revision;
+  plan(p, dryRun);
+}
+
+/** Whether the plan writes the document. */
+function writes(p: Planned): boolean {
+  return p.item.result === ApplyResult.Created || p.item.result === ApplyResult.Updated;
+}
+
 /** What the document would do to the store; dry runs also say how. */
 function plan(p: Planned, dryRun: boolean): void {
   if (p.item.result === ApplyResult.Invalid) return;
@@ -193,17 +224,35 @@ async function write(
   const rank = (p: Planned) => APPLY_ORDER.indexOf(p.resource.kind);
   const ordered = [...planned]
     .sort((a, b) => rank(a) - rank(b) || a.item.index - b.item.index)
-    .filter((p) => p.item.result === ApplyResult.Created || p.item.result === ApplyResult.Updated);
+    .filter(writes);
   let failure: FedmeshError | undefined;
-  const one = async (p: Planned) => {
+  // Audit entries are appended while the next kind is written, and all awaited before the answer.
+  const audits: Promise<void>[] = [];
+  const commit = async (p: Planned) => {
     const { item, current, resource } = p;
+    // Preconditions pin the write to what was planned: a concurrent change is a conflict, not lost.
+    const pre = current ? { ifMatch: current.revision } : { createOnly: true };
+    const known = { current, canonical: true, deferAudit: true };
+    const { outcome, revision, audited } = await writer.write(resource, pre, actor, opts, known);
+    if (audited) audits.push(audited);
+    item.result = outcome;
+    item.revision = revision;
+  };
+  const one = async (p: Planned) => {
+    const { item } = p;
     if (failure) return skip(item, 'not applied: the store failed on an earlier document');
     try {
-      // Preconditions pin the write to what was planned: a concurrent change is a conflict, not lost.
-      const pre = current ? { ifMatch: current.revision } : { createOnly: true };
-      const { outcome, revision } = await writer.write(resource, pre, actor, opts, { current });
-      item.result = outcome;
-      item.revision = revision;
+      for (;;) {
+        try {
+          return await commit(p);
+        } catch (err) {
+          // The watch's copy was behind the store: planned again from the store, the document
+          // fares as it would have without the copy. Once: a store plan is not retried.
+          if (!p.fromCopy || !isStaleCopy(err)) throw err;
+          await planFromStore(p, writer, false);
+          if (!writes(p)) return;
+        }
+      }
     } catch (err) {
       if (isFedmeshError(err, ErrorCode.RevisionMismatch) || isFedmeshError(err, ErrorCode.AlreadyExists)) {
         item.result = ApplyResult.Conflict;
@@ -225,6 +274,7 @@ async function write(
     await eachConcurrently(ordered.slice(i, end), WRITE_CONCURRENCY, one);
     i = end;
   }
+  await Promise.all(audits);
   if (!failure) return { status: 200 };
   return {
     status: failure.code === ErrorCode.Unavailable ? 503 : 500,
