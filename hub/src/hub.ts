@@ -126,6 +126,7 @@ async function startOn(
     logger,
     onPublished: metrics.published,
     onChangesPublished: metrics.changesPublished,
+    onRound: metrics.publicationRound,
     replayBytes: (region, after) => metrics.line.bytesAfter(region, after),
     lineDrainMs,
     options: {

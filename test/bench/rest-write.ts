@@ -90,11 +90,12 @@ async function histogramSums(
   const text = await (await fetch(`${url}/metrics`)).text();
   const out = new Map<string, { sum: number; count: number }>();
   for (const line of text.split('\n')) {
-    const m = new RegExp(`^${name}_(sum|count)\\{([^}]*)\\} (\\S+)`).exec(line);
+    const m = new RegExp(`^${name}_(sum|count)(?:\\{([^}]*)\\})? (\\S+)`).exec(line);
     if (!m) continue;
-    const e = out.get(m[2]!) ?? { sum: 0, count: 0 };
+    const labels = m[2] ?? 'all';
+    const e = out.get(labels) ?? { sum: 0, count: 0 };
     e[m[1] as 'sum' | 'count'] = Number(m[3]);
-    out.set(m[2]!, e);
+    out.set(labels, e);
   }
   return out;
 }
@@ -269,6 +270,7 @@ async function sustain(
   const storeBefore = await histogramSums(url, 'fedmesh_hub_store_operation_seconds');
   const httpBefore = await histogramSums(url, 'fedmesh_hub_http_request_duration_seconds');
   const gcBefore = await histogramSums(url, 'fedmesh_hub_nodejs_gc_duration_seconds');
+  const roundsBefore = await histogramSums(url, 'fedmesh_hub_sync_round_seconds');
   const revisionBefore = highestRevision;
   const revisions = new Set<number>();
   const cpu0 = cpuSeconds(pid);
@@ -372,6 +374,7 @@ async function sustain(
     httpBefore,
     await histogramSums(url, 'fedmesh_hub_http_request_duration_seconds'),
   );
+  const roundMeans = meansBetween(roundsBefore, await histogramSums(url, 'fedmesh_hub_sync_round_seconds'));
   const gcAfter = await histogramSums(url, 'fedmesh_hub_nodejs_gc_duration_seconds');
   const gcS = [...gcAfter].map(
     ([labels, a]) => `${labels} ${(a.sum - (gcBefore.get(labels)?.sum ?? 0)).toFixed(2)} s`,
@@ -395,7 +398,8 @@ async function sustain(
       `(nats-server ${((natsS / elapsedS) * 100).toFixed(0)}%, this driver ${((driverS / elapsedS) * 100).toFixed(0)}%); ${kept ? 'KEPT' : 'NOT kept'}`,
   );
   console.log(
-    `    requests (mean): ${httpMeans}\n    store operations (mean): ${storeMeans}\n    hub GC pauses: ${gcS.join(', ')}`,
+    `    requests (mean): ${httpMeans}\n    store operations (mean): ${storeMeans}\n` +
+      `    publication rounds (mean): ${roundMeans}\n    hub GC pauses: ${gcS.join(', ')}`,
   );
   return kept;
 }

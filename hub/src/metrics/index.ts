@@ -47,6 +47,8 @@ export interface HubMetrics {
   storeDuration: Histogram<'op'>;
   /** The engine's `onChangesPublished`: from a config change to its last region's publication. */
   changesPublished(waitedMs: readonly number[]): void;
+  /** One publication round took this long. */
+  publicationRound(ms: number): void;
   /** What was published per region and what of it the region's line has yet to carry. */
   line: LineLedger;
   /** The engine's `onPublished`: feeds the ledger. */
@@ -212,6 +214,15 @@ export function createHubMetrics(): HubMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    publicationRound: (() => {
+      const h = new Histogram({
+        name: 'fedmesh_hub_sync_round_seconds',
+        help: 'Publication rounds: from the flush of the changes they carry to the last region on the stream',
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5],
+        registers: [registry],
+      });
+      return (ms: number) => h.observe(ms / 1000);
+    })(),
     changesPublished: (() => {
       const h = new Histogram({
         name: 'fedmesh_hub_change_publish_seconds',

@@ -145,6 +145,8 @@ export interface SyncEngineDeps {
    * each change waited from its arrival on the config watch (ms): the hub's share of convergence.
    */
   onChangesPublished?: (waitedMs: readonly number[]) => void;
+  /** Told how long each publication round took, from its flush to the last region's acknowledgement. */
+  onRound?: (ms: number) => void;
   /**
    * Bytes published for a region after a stream sequence (the line ledger), for catch-up
    * decisions; undefined when not known.
