@@ -36,6 +36,22 @@ describe('codecs', () => {
     );
   });
 
+  it('codec - many large compressions at once all complete, each with its own bytes (past 16 at once they queue)', async () => {
+    // 24 inputs of about 1.5 MB: more than the 16 compressions the pool is handed at once, so some wait.
+    const inputs = Array.from({ length: 24 }, (_, i) =>
+      new TextEncoder().encode(
+        JSON.stringify(Array.from({ length: 40_000 }, (_, j) => ({ i, j, v: `value-${(i * j) % 977}` }))),
+      ),
+    );
+    for (const codec of ['br', 'gzip'] as const) {
+      const bodies = await Promise.all(inputs.map((raw) => compress(codec, raw, { level: 1 })));
+      const back = await Promise.all(bodies.map((b) => decompress(codec, b, 4 << 20)));
+      back.forEach((out, i) =>
+        expect(Buffer.from(out).equals(Buffer.from(inputs[i]!)), `${codec} ${i}`).toBe(true),
+      );
+    }
+  });
+
   it('codec - one compression level serves both codecs: above 9 gzip uses 9', async () => {
     const body = await compress('gzip', text, { level: 11 });
     expect(Buffer.from(await decompress('gzip', body, 1 << 20))).toEqual(text);

@@ -90,7 +90,9 @@ describe('metrics of a real hub and agent', () => {
       expect(hubText).toContain(`# TYPE ${name} histogram`);
     }
     expect(sampleValue(hubText, 'fedmesh_hub_sync_round_seconds_count')).toBeGreaterThan(0);
-    expect(sampleValue(hubText, 'fedmesh_hub_store_operation_seconds_count', { op: 'create' })).toBeGreaterThan(0);
+    expect(
+      sampleValue(hubText, 'fedmesh_hub_store_operation_seconds_count', { op: 'create' }),
+    ).toBeGreaterThan(0);
     const agentText = await scrape(agent.statusUrl);
     for (const name of ['fedmesh_agent_sync_applied_total', 'fedmesh_agent_xds_nacks_total']) {
       expect(agentText).toContain(`# TYPE ${name} counter`);

@@ -396,9 +396,9 @@ class Engine implements SyncEngine {
  * Regions whose publications of one round may be in flight at once. A round of small deltas is
  * bound by JetStream round trips: with 8 at a time, 50 regions took seven acknowledgements in a
  * row, and at Alibaba scale under 1,000 changes/s a round ran past the 2 s a change may wait.
- * A round of big steps (a bulk apply, keyframes) holds each region's encoded messages until they
- * are acknowledged: 64 at a time took the hub's peak RSS from 1,221 to 1,787 MiB in the bulk
- * apply, so those go 8 at a time.
+ * A round of big steps (keyframes, a region's first views) holds each region's encoded messages
+ * until they are acknowledged, so those go 8 at a time. (What raised the hub's peak RSS when
+ * rounds went wide was the compressions waiting for a pool thread: bounded in shared/codec.ts.)
  */
 function publishWidth(due: readonly (readonly [string, RegionState])[]): number {
   if (due.length === 0) return 1;
