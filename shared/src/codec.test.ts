@@ -46,9 +46,9 @@ describe('codecs', () => {
     for (const codec of ['br', 'gzip'] as const) {
       const bodies = await Promise.all(inputs.map((raw) => compress(codec, raw, { level: 1 })));
       const back = await Promise.all(bodies.map((b) => decompress(codec, b, 4 << 20)));
-      back.forEach((out, i) =>
-        expect(Buffer.from(out).equals(Buffer.from(inputs[i]!)), `${codec} ${i}`).toBe(true),
-      );
+      for (const [i, out] of back.entries()) {
+        expect(Buffer.from(out).equals(Buffer.from(inputs[i]!)), `${codec} ${i}`).toBe(true);
+      }
     }
   });
 
