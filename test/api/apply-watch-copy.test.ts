@@ -7,7 +7,8 @@
  */
 import { API_VERSION, type ResourceRef, refKey } from '@fedmesh/shared';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ConfigStore, createMemoryConfigStore } from '../../hub/src/store/index.js';
+import { createMemoryConfigStore } from '../../hub/src/store/index.js';
+import { withCountedReads } from '../../hub/src/store/test-fixtures.js';
 import { auth, buildTestApi, type TestApi } from './support.js';
 
 /** The memory store with its reads counted and a watch that can be held still. */
@@ -16,24 +17,14 @@ function laggingStore() {
   const reads: string[] = [];
   let release: (() => void) | undefined;
   let gate: Promise<void> | undefined;
-  const store = new Proxy(inner, {
-    get(target, prop) {
-      if (prop === 'get')
-        return (r: ResourceRef) => {
-          reads.push(refKey(r));
-          return target.get(r);
-        };
-      if (prop === 'watch')
-        return async function* (opts: Parameters<ConfigStore['watch']>[0]) {
-          for await (const change of target.watch(opts)) {
-            if (gate) await gate;
-            yield change;
-          }
-        };
-      const v = Reflect.get(target, prop);
-      return typeof v === 'function' ? v.bind(target) : v;
+  const store = withCountedReads(inner, reads, {
+    async *watch(opts) {
+      for await (const change of inner.watch(opts)) {
+        if (gate) await gate;
+        yield change;
+      }
     },
-  }) as ConfigStore;
+  });
   return {
     inner,
     store,

@@ -4,6 +4,7 @@ import { createMemoryAuditLog } from '../audit/memory.js';
 import { createHubMetrics } from '../metrics/index.js';
 import type { StoredResource } from '../store/index.js';
 import { createMemoryConfigStore } from '../store/memory.js';
+import { withCountedReads } from '../store/test-fixtures.js';
 import { createWriter } from './writes.js';
 
 const payments: Resource = {
@@ -18,18 +19,7 @@ const admin = { name: 'test', role: 'admin' as const };
 function setUp() {
   const store = createMemoryConfigStore();
   const reads: string[] = [];
-  // The same store, its reads counted.
-  const counting = new Proxy(store, {
-    get(target, prop) {
-      if (prop === 'get')
-        return (r: ResourceRef) => {
-          reads.push(refKey(r));
-          return target.get(r);
-        };
-      const v = Reflect.get(target, prop);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
+  const counting = withCountedReads(store, reads);
   const held = new Map<string, StoredResource>();
   const writer = createWriter({
     store: counting,

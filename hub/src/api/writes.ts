@@ -217,13 +217,12 @@ export function createWriter(deps: {
     ref: ResourceRef,
     copy: StoredResource,
     actor: Principal,
-  ): Promise<{ outcome: Outcome; revision: number } | undefined> => {
+  ): Promise<Written | undefined> => {
     if (sameContent(copy.resource, resource)) return undefined;
     try {
       checkOwner(copy, ref, actor);
       const revision = await counted('update', () => store.update(resource, copy.revision));
-      await record(AuditOp.Update, ref, revision, actor);
-      return { outcome: Outcome.Updated, revision };
+      return audited(Outcome.Updated, AuditOp.Update, ref, revision, actor, undefined);
     } catch (err) {
       if (isStaleCopy(err)) return undefined;
       throw err;
